@@ -1,0 +1,71 @@
+// File: engine/table_schema.h
+//
+// What a catalog read tells about a table: its name, columns with declared and logical types,
+// keys, and size estimates. Produced by connectors (SqlDatabase::DescribeTable), consumed by
+// checksum/ (chunking, hashing), the appliers and the assessment (schema comparison).
+//
+// Thread safety: value types.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/value.h"
+
+namespace tandem::engine {
+
+// A table's name. `schema` is the MySQL database or the PostgreSQL schema.
+struct TableId {
+  std::string schema;
+  std::string name;
+
+  // "schema.name", as users write it in --table.
+  std::string ToString() const { return schema + "." + name; }
+  friend auto operator<=>(const TableId&, const TableId&) = default;
+};
+
+struct Column {
+  std::string name;
+  // The type as the server declares it, lower case: "decimal(20,6)", "varchar(255)",
+  // "timestamp with time zone", "int unsigned".
+  std::string declared_type;
+  // The logical kind Values of this column have (never kNull).
+  ValueKind kind = ValueKind::kOther;
+  bool nullable = true;
+  // Character set / collation for text columns, when the server has them; empty otherwise.
+  std::string charset;
+  std::string collation;
+
+  friend bool operator==(const Column&, const Column&) = default;
+};
+
+// A primary or unique key: indexes into TableSchema::columns, in key order.
+struct KeyDescriptor {
+  std::string name;
+  std::vector<int> columns;
+  bool primary = false;
+  // True when every key column is NOT NULL, so the key identifies a row.
+  bool all_not_null = true;
+
+  friend bool operator==(const KeyDescriptor&, const KeyDescriptor&) = default;
+};
+
+struct TableSchema {
+  TableId id;
+  std::vector<Column> columns;
+  // Primary key first when there is one, then unique keys.
+  std::vector<KeyDescriptor> keys;
+  // Estimates from the catalog (may be stale or -1 when unknown).
+  int64_t estimated_rows = -1;
+  int64_t data_bytes = -1;
+
+  // The key that identifies rows: the primary key, else the first unique key whose columns are all
+  // NOT NULL; nullptr when the table has neither.
+  const KeyDescriptor* IdentifyingKey() const;
+  // Index of the column named `name`, or -1.
+  int ColumnIndex(std::string_view name) const;
+};
+
+}  // namespace tandem::engine

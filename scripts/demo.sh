@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The quick start: installs everything, builds tandem, starts throwaway MariaDB, PostgreSQL and
+# Redis servers (a source and a target of each, on 127.0.0.1, under a temporary directory) with
+# sample data, runs tandem on every pair, and stops the servers again.
+#   scripts/demo.sh            run it all
+#   scripts/demo.sh --keep     leave the servers running and print their URIs to try tandem by hand
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep=false
+[ "${1:-}" = "--keep" ] && keep=true
+bash scripts/install-deps.sh
+bash scripts/build.sh
+build_dir=${TANDEM_BUILD_DIR:-build}
+tandem="$build_dir/bin/tandem"
+servers="$build_dir/tests/harness/tandem-test-servers"
+demo_dir=$(mktemp -d /tmp/tandem-demo.XXXXXX)
+cleanup() {
+  if [ "$keep" = false ]; then
+    "$servers" stop --dir "$demo_dir" >/dev/null || true
+    rm -rf "$demo_dir"
+  fi
+}
+trap cleanup EXIT
+echo "== starting throwaway servers in $demo_dir"
+"$servers" start --dir "$demo_dir" --sample-data --rows 2000
+# shellcheck disable=SC1091
+set -a; . "$demo_dir/servers.env"; set +a
+
+status=0
+run() {
+  echo
+  echo "\$ tandem $*"
+  set +e
+  "$tandem" "$@"
+  local code=$?
+  set -e
+  echo "(exit code $code: $( [ $code -eq 0 ] && echo yes || { [ $code -eq 1 ] && echo no || echo 'could not answer'; } ))"
+  [ $code -le 1 ] || status=1
+}
+echo
+echo "== phase 1 assessment of each pair (the sample data has a table without a key on purpose)"
+run inspect --source "$TANDEM_MYSQL_SOURCE" --target "$TANDEM_MYSQL_TARGET"
+run inspect --source "$TANDEM_POSTGRES_SOURCE" --target "$TANDEM_POSTGRES_TARGET"
+run inspect --source "$TANDEM_REDIS_SOURCE" --target "$TANDEM_REDIS_TARGET" --format json
+if [ "$keep" = true ]; then
+  echo
+  echo "servers left running (stop them with: $servers stop --dir $demo_dir):"
+  cat "$demo_dir/servers.env"
+fi
+exit $status

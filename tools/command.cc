@@ -1,0 +1,61 @@
+#include "tools/command.h"
+
+#include <iostream>
+
+namespace tandem::tools {
+
+namespace po = boost::program_options;
+
+int ReportError(const std::string& command, const std::string& message) {
+  std::string line = message;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') {
+      c = ' ';
+    }
+  }
+  std::cerr << "tandem " << command << ": " << line << std::endl;
+  return kExitCannotAnswer;
+}
+
+int ReportError(const std::string& command, const engine::Status& status) {
+  return ReportError(command, status.message());
+}
+
+bool ParseCommandLine(const std::string& command, const std::string& usage,
+                      const po::options_description& options, const std::vector<std::string>& args,
+                      po::variables_map* values, int* exit_code) {
+  try {
+    po::store(po::command_line_parser(args).options(options).run(), *values);
+    if (values->count("help")) {
+      std::cout << usage << "\n\n" << options << std::endl;
+      *exit_code = kExitYes;
+      return false;
+    }
+    po::notify(*values);
+  } catch (const po::error& error) {
+    *exit_code = ReportError(command, std::string(error.what()) + " (see 'tandem " + command +
+                                          " --help')");
+    return false;
+  }
+  return true;
+}
+
+engine::Result<OutputFormat> ParseOutputFormat(const std::string& text) {
+  if (text == "text") {
+    return OutputFormat::kText;
+  }
+  if (text == "json") {
+    return OutputFormat::kJson;
+  }
+  return engine::InvalidArgument("--format must be 'text' or 'json', not '" + text + "'");
+}
+
+engine::Result<engine::ConnectionConfig> ParseSourceUri(const std::string& uri) {
+  return engine::ParseConnectionUri(uri, "--source", "TANDEM_SOURCE_PASSWORD");
+}
+
+engine::Result<engine::ConnectionConfig> ParseTargetUri(const std::string& uri) {
+  return engine::ParseConnectionUri(uri, "--target", "TANDEM_TARGET_PASSWORD");
+}
+
+}  // namespace tandem::tools

@@ -1,0 +1,47 @@
+// File: tools/command.h
+//
+// What every `tandem` subcommand shares: the exit codes of the command-line contract, the one-line
+// error report, and option parsing with Boost.Program_options that turns every parse problem into
+// exit code 2 with a hint. Used only by the tools/ executables; not a library API.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "engine/connection_config.h"
+#include "engine/status.h"
+
+namespace tandem::tools {
+
+// Exit codes for every command (DESIGN.md): yes / no / could not answer.
+constexpr int kExitYes = 0;
+constexpr int kExitNo = 1;
+constexpr int kExitCannotAnswer = 2;
+
+enum class OutputFormat { kText, kJson };
+
+// Prints "tandem <command>: <message>" as one line on stderr and returns kExitCannotAnswer.
+int ReportError(const std::string& command, const std::string& message);
+int ReportError(const std::string& command, const engine::Status& status);
+
+// Parses `args` (the words after the subcommand) against `options` (which must include --help).
+// Returns true and fills `values` on success. On a parse error prints one line and sets
+// `*exit_code` to 2; on --help prints `usage` and `options` to stdout and sets it to 0; returns
+// false in both cases.
+bool ParseCommandLine(const std::string& command, const std::string& usage,
+                      const boost::program_options::options_description& options,
+                      const std::vector<std::string>& args,
+                      boost::program_options::variables_map* values, int* exit_code);
+
+// Parses a --format value. Errors: kInvalidArgument naming the accepted values.
+engine::Result<OutputFormat> ParseOutputFormat(const std::string& text);
+
+// Parses a --source / --target URI; the password falls back to TANDEM_SOURCE_PASSWORD /
+// TANDEM_TARGET_PASSWORD.
+engine::Result<engine::ConnectionConfig> ParseSourceUri(const std::string& uri);
+engine::Result<engine::ConnectionConfig> ParseTargetUri(const std::string& uri);
+
+}  // namespace tandem::tools
