@@ -12,10 +12,9 @@
 // Thread safety: value types.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace tandem::engine {
 

@@ -234,7 +234,8 @@ Result<ConnectionConfig> ParseConnectionUri(std::string_view uri, std::string_vi
   }
   if (!port_text.empty()) {
     unsigned port = 0;
-    auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    auto [end, error] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (error != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
         port > 65535) {
       return bad("port '" + std::string(port_text) + "' is not a number from 1 to 65535");

@@ -56,9 +56,9 @@ class Database {
   // The server's wall clock, in microseconds since the Unix epoch (UTC).
   virtual Result<int64_t> ServerTimeMicros() = 0;
 
-  // Engine-specific readiness checks of this server in `role`: settings, privileges of the logged-in
-  // user, tables that cannot be replicated, and facts for the report. Checks that need both sides
-  // (schema comparison, clock difference) are done by the caller.
+  // Engine-specific readiness checks of this server in `role`: settings, privileges of the
+  // logged-in user, tables that cannot be replicated, and facts for the report. Checks that need
+  // both sides (schema comparison, clock difference) are done by the caller.
   virtual Result<Assessment> Assess(Role role) = 0;
 
  protected:

@@ -79,9 +79,7 @@ Status Timeout(std::string message) { return Status(StatusCode::kTimeout, std::m
 Status Unavailable(std::string message) {
   return Status(StatusCode::kUnavailable, std::move(message));
 }
-Status Cancelled(std::string message) {
-  return Status(StatusCode::kCancelled, std::move(message));
-}
+Status Cancelled(std::string message) { return Status(StatusCode::kCancelled, std::move(message)); }
 Status Internal(std::string message) { return Status(StatusCode::kInternal, std::move(message)); }
 
 }  // namespace tandem::engine

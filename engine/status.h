@@ -7,8 +7,8 @@
 // should reconnect) and a message that names the object and, where there is one, the fix. Messages
 // never contain passwords: build them from ConnectionConfig::Redacted().
 //
-// Thread safety: Status and Result<T> are values; distinct objects may be used from distinct threads
-// freely, and a const object may be shared.
+// Thread safety: Status and Result<T> are values; distinct objects may be used from distinct
+// threads freely, and a const object may be shared.
 #pragma once
 
 #include <cassert>
@@ -22,18 +22,18 @@ namespace tandem::engine {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,     // bad input from the user: a URI, a flag, a plan key. Permanent.
-  kNotFound,            // a named object does not exist: a table, a database, a key. Permanent.
-  kConnectionFailed,    // the server could not be reached or went away. Retryable.
-  kAuthenticationFailed,// the server refused the credentials. Permanent.
-  kPermissionDenied,    // logged in, but a privilege is missing. Permanent.
-  kUnsupported,         // a server version, setting or type tandem cannot handle. Permanent.
-  kFailedPrecondition,  // the servers are not in a state that allows the operation. Permanent.
-  kCorruption,          // bytes from a server or file do not decode. Permanent.
-  kTimeout,             // a wait ran past its deadline. Retryable.
-  kUnavailable,         // transient server-side refusal (too many connections, lock wait). Retryable.
-  kCancelled,           // stopped on request (SIGINT/SIGTERM). Not an error to report.
-  kInternal,            // a bug in tandem: an invariant did not hold. Permanent.
+  kInvalidArgument,       // bad input from the user: a URI, a flag, a plan key. Permanent.
+  kNotFound,              // a named object does not exist: a table, a database, a key. Permanent.
+  kConnectionFailed,      // the server could not be reached or went away. Retryable.
+  kAuthenticationFailed,  // the server refused the credentials. Permanent.
+  kPermissionDenied,      // logged in, but a privilege is missing. Permanent.
+  kUnsupported,           // a server version, setting or type tandem cannot handle. Permanent.
+  kFailedPrecondition,    // the servers are not in a state that allows the operation. Permanent.
+  kCorruption,            // bytes from a server or file do not decode. Permanent.
+  kTimeout,               // a wait ran past its deadline. Retryable.
+  kUnavailable,  // transient server-side refusal (too many connections, lock wait). Retryable.
+  kCancelled,    // stopped on request (SIGINT/SIGTERM). Not an error to report.
+  kInternal,     // a bug in tandem: an invariant did not hold. Permanent.
 };
 
 // Returns a short lower-case name for `code`, e.g. "connection failed".
@@ -128,21 +128,21 @@ Status AsStatus(const Result<T>& result) {
 #define TANDEM_CONCAT(a, b) TANDEM_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function with the error if `expr` (a Status or Result) failed.
-#define TANDEM_RETURN_IF_ERROR(expr)                                                   \
-  do {                                                                                 \
+#define TANDEM_RETURN_IF_ERROR(expr)                                                      \
+  do {                                                                                    \
     ::tandem::engine::Status tandem_status_ = ::tandem::engine::internal::AsStatus(expr); \
-    if (!tandem_status_.ok()) {                                                        \
-      return tandem_status_;                                                           \
-    }                                                                                  \
+    if (!tandem_status_.ok()) {                                                           \
+      return tandem_status_;                                                              \
+    }                                                                                     \
   } while (false)
 
 // Like TANDEM_RETURN_IF_ERROR, and prefixes the message with `context` (a string expression).
-#define TANDEM_RETURN_IF_ERROR_CONTEXT(expr, context)                                  \
-  do {                                                                                 \
+#define TANDEM_RETURN_IF_ERROR_CONTEXT(expr, context)                                     \
+  do {                                                                                    \
     ::tandem::engine::Status tandem_status_ = ::tandem::engine::internal::AsStatus(expr); \
-    if (!tandem_status_.ok()) {                                                        \
-      return tandem_status_.WithContext(context);                                      \
-    }                                                                                  \
+    if (!tandem_status_.ok()) {                                                           \
+      return tandem_status_.WithContext(context);                                         \
+    }                                                                                     \
   } while (false)
 
 // `TANDEM_ASSIGN_OR_RETURN(auto x, Function());` declares x from a Result's value, or returns its

@@ -40,14 +40,12 @@ Result<SideMeasurements> Measure(Database& database) {
     auto before = std::chrono::system_clock::now();
     TANDEM_ASSIGN_OR_RETURN(int64_t server_micros, database.ServerTimeMicros());
     auto after = std::chrono::system_clock::now();
-    double interval_ms =
-        std::chrono::duration<double, std::milli>(after - before).count();
+    double interval_ms = std::chrono::duration<double, std::milli>(after - before).count();
     if (interval_ms < best_interval_ms) {
       best_interval_ms = interval_ms;
-      double local_mid_micros =
-          std::chrono::duration<double, std::micro>((before + (after - before) / 2)
-                                                        .time_since_epoch())
-              .count();
+      double local_mid_micros = std::chrono::duration<double, std::micro>(
+                                    (before + (after - before) / 2).time_since_epoch())
+                                    .count();
       measured.clock_offset_ms = (static_cast<double>(server_micros) - local_mid_micros) / 1000.0;
       measured.clock_uncertainty_ms = interval_ms / 2;
     }
@@ -118,8 +116,7 @@ nlohmann::json InspectionReport::ToJson() const {
           {"target", target}};
 }
 
-Status CompareSchemas(engine::SqlDatabase& source, engine::SqlDatabase& target,
-                      Assessment* into) {
+Status CompareSchemas(engine::SqlDatabase& source, engine::SqlDatabase& target, Assessment* into) {
   const bool same_engine = source.config().engine == target.config().engine;
   TANDEM_ASSIGN_OR_RETURN(std::vector<engine::TableId> source_tables, source.ListTables(""));
   TANDEM_ASSIGN_OR_RETURN(std::vector<engine::TableId> target_table_list, target.ListTables(""));
@@ -129,8 +126,7 @@ Status CompareSchemas(engine::SqlDatabase& source, engine::SqlDatabase& target,
     const std::string object = id.ToString();
     if (!target_tables.contains(id)) {
       ++missing;
-      into->Warn("schema_missing_table", object,
-                 "the target has no table " + object + " yet",
+      into->Warn("schema_missing_table", object, "the target has no table " + object + " yet",
                  "let `tandem sync` create it from the source definition, or create it on the "
                  "target before verifying");
       continue;
@@ -165,9 +161,10 @@ Status CompareSchemas(engine::SqlDatabase& source, engine::SqlDatabase& target,
                    "use collation " + column.collation + " on the target");
       }
       if (!column.nullable && other.nullable) {
-        into->Warn("schema_nullability_mismatch", object + "." + column.name,
-                   "column " + column.name + " is NOT NULL on the source but nullable on the target",
-                   "make the target column NOT NULL");
+        into->Warn(
+            "schema_nullability_mismatch", object + "." + column.name,
+            "column " + column.name + " is NOT NULL on the source but nullable on the target",
+            "make the target column NOT NULL");
       } else if (column.nullable && !other.nullable) {
         into->Block("schema_nullability_mismatch", object + "." + column.name,
                     "column " + column.name +
@@ -216,8 +213,8 @@ Result<InspectionReport> InspectPair(Database& source, Database* target) {
     const EngineKind target_engine = target->config().engine;
     if ((source_engine == EngineKind::kRedis) != (target_engine == EngineKind::kRedis)) {
       return engine::InvalidArgument(
-          "cannot migrate between " + std::string(engine::EngineKindName(source_engine)) +
-          " and " + std::string(engine::EngineKindName(target_engine)) +
+          "cannot migrate between " + std::string(engine::EngineKindName(source_engine)) + " and " +
+          std::string(engine::EngineKindName(target_engine)) +
           ": Redis pairs only with Redis (give a --target of the same kind)");
     }
     TANDEM_ASSIGN_OR_RETURN(target_measured, Measure(*target));
@@ -254,8 +251,7 @@ Result<InspectionReport> InspectPair(Database& source, Database* target) {
       if (limit > 0 && used > limit) {
         pair.Block("redis_target_too_small", "server",
                    "the target's maxmemory (" + std::to_string(limit) +
-                       " bytes) is below what the source uses (" + std::to_string(used) +
-                       " bytes)",
+                       " bytes) is below what the source uses (" + std::to_string(used) + " bytes)",
                    "raise maxmemory on the target (CONFIG SET maxmemory 0, or a size above the "
                    "source's used_memory)");
       }

@@ -52,6 +52,6 @@ engine::Result<InspectionReport> InspectPair(engine::Database& source, engine::D
 // into `into` as blockers (a column missing, a type that differs, a different key) or warnings (a
 // table the target does not have yet, an extra column).
 engine::Status CompareSchemas(engine::SqlDatabase& source, engine::SqlDatabase& target,
-                      engine::Assessment* into);
+                              engine::Assessment* into);
 
 }  // namespace tandem::orchestration

@@ -33,8 +33,8 @@ bool ParseCommandLine(const std::string& command, const std::string& usage,
     }
     po::notify(*values);
   } catch (const po::error& error) {
-    *exit_code = ReportError(command, std::string(error.what()) + " (see 'tandem " + command +
-                                          " --help')");
+    *exit_code =
+        ReportError(command, std::string(error.what()) + " (see 'tandem " + command + " --help')");
     return false;
   }
   return true;

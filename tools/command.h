@@ -5,11 +5,10 @@
 // exit code 2 with a hint. Used only by the tools/ executables; not a library API.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <iosfwd>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 #include "engine/connection_config.h"
 #include "engine/status.h"

@@ -67,8 +67,8 @@ void PrintText(const orchestration::InspectionReport& report) {
 
 int RunInspectCommand(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("help,h", "show this help")(
-      "source", po::value<std::string>()->required(), "the old database (URI)")(
+  options.add_options()("help,h", "show this help")("source", po::value<std::string>()->required(),
+                                                    "the old database (URI)")(
       "target", po::value<std::string>(), "the new database (URI)")(
       "format", po::value<std::string>()->default_value("text"), "text or json");
   po::variables_map values;

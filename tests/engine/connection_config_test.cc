@@ -1,8 +1,8 @@
 #include "engine/connection_config.h"
 
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 namespace tandem::engine {
 namespace {

@@ -67,10 +67,10 @@ TEST(CompareSchemas, FindsEveryKindOfDifference) {
   source.tables[orders.id] = orders;
   source.tables[{"shop", "only_source"}] = TableSchema{{"shop", "only_source"}};
   TableSchema changed = orders;
-  changed.columns.erase(changed.columns.begin() + 1);                 // total missing
-  changed.columns[1].collation = "utf8mb4_general_ci";                 // note: other collation
+  changed.columns.erase(changed.columns.begin() + 1);   // total missing
+  changed.columns[1].collation = "utf8mb4_general_ci";  // note: other collation
   changed.columns.push_back({"extra", "int", ValueKind::kInt, true, "", ""});
-  changed.keys = {{"u_note", {1}, false, true}};                       // other identifying key
+  changed.keys = {{"u_note", {1}, false, true}};  // other identifying key
   target.tables[orders.id] = changed;
   engine::Assessment findings;
   ASSERT_TRUE(CompareSchemas(source, target, &findings).ok());
@@ -112,7 +112,8 @@ TEST(CompareSchemas, CrossEngineComparesLogicalKinds) {
   target.tables[orders.id] = orders;
   engine::Assessment lossy;
   ASSERT_TRUE(CompareSchemas(source, target, &lossy).ok());
-  EXPECT_EQ(Codes(lossy.blockers), std::vector<std::string>{"schema_type_mismatch@shop.orders.total"});
+  EXPECT_EQ(Codes(lossy.blockers),
+            std::vector<std::string>{"schema_type_mismatch@shop.orders.total"});
 }
 
 TEST(InspectPair, ClockDifferenceIsMeasuredAndWarnedAboutBeyondHalfASecond) {

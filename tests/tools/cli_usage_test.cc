@@ -65,8 +65,9 @@ TEST(InspectCommand, MalformedUrisAreOneLineWithoutPassword) {
 
 TEST(InspectCommand, UnreachableServersAreOneLineExitTwo) {
   // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-  for (const char* uri : {"mysql://u:topsecret@127.0.0.1:1/d", "postgres://u:topsecret@127.0.0.1:1/d",
-                          "redis://:topsecret@127.0.0.1:1/0"}) {
+  for (const char* uri :
+       {"mysql://u:topsecret@127.0.0.1:1/d", "postgres://u:topsecret@127.0.0.1:1/d",
+        "redis://:topsecret@127.0.0.1:1/0"}) {
     CommandOutcome outcome = RunTandem({"inspect", "--source", uri}, {}, std::chrono::seconds(30));
     ExpectOneLineError(outcome, "127.0.0.1:1");
     EXPECT_EQ(outcome.err.find("topsecret"), std::string::npos) << outcome.err;
