@@ -1,0 +1,445 @@
+#include "connectors/postgres/postgres_connection.h"
+
+#include <openssl/x509.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <future>
+#include <thread>
+#include <utility>
+
+#include "connectors/postgres/postgres_errors.h"
+
+namespace tandem::connectors::postgres {
+namespace {
+
+using engine::ConnectionConfig;
+using engine::Result;
+using engine::Status;
+using Clock = std::chrono::steady_clock;
+
+enum class WaitOutcome { kReady, kTimedOut, kFailed };
+
+// Waits until the socket of `conn` has `events` or `deadline` passes. Interrupted waits resume.
+WaitOutcome WaitForSocket(PGconn* conn, short events, Clock::time_point deadline) {
+  const int socket = PQsocket(conn);
+  if (socket < 0) {
+    return WaitOutcome::kFailed;
+  }
+  for (;;) {
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (remaining.count() <= 0) {
+      return WaitOutcome::kTimedOut;
+    }
+    pollfd descriptor{socket, events, 0};
+    // Rounded up so a sub-millisecond remainder still waits instead of spinning.
+    const int ready = poll(&descriptor, 1, static_cast<int>(remaining.count()) + 1);
+    if (ready > 0) {
+      return WaitOutcome::kReady;
+    }
+    if (ready < 0 && errno != EINTR) {
+      return WaitOutcome::kFailed;
+    }
+  }
+}
+
+std::string_view TlsModeKeyword(engine::TlsMode mode) {
+  switch (mode) {
+    case engine::TlsMode::kDisable:
+      return "disable";
+    case engine::TlsMode::kPrefer:
+      return "prefer";
+    case engine::TlsMode::kRequire:
+      return "require";
+    case engine::TlsMode::kVerifyCa:
+      return "verify-ca";
+    case engine::TlsMode::kVerifyFull:
+      return "verify-full";
+  }
+  return "prefer";
+}
+
+int64_t Milliseconds(std::chrono::seconds seconds) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds).count();
+}
+
+// Sends a cancel request for the statement running on `conn` and waits at most `limit` for it to
+// be delivered. PQcancel opens a new connection to the server with a blocking connect() that
+// libpq 15 does not bound, so it runs on a helper thread that owns its PGcancel; if the server
+// does not answer in time the thread is left to finish on its own and false is returned.
+bool SendCancel(PGconn* conn, std::chrono::milliseconds limit) {
+  PGcancel* cancel = PQgetCancel(conn);
+  if (cancel == nullptr) {
+    return false;
+  }
+  auto delivered = std::make_shared<std::promise<bool>>();
+  std::future<bool> outcome = delivered->get_future();
+  std::thread([cancel, delivered] {
+    char error[256];
+    const bool ok = PQcancel(cancel, error, sizeof error) == 1;
+    PQfreeCancel(cancel);
+    delivered->set_value(ok);
+  }).detach();
+  if (outcome.wait_for(limit) != std::future_status::ready) {
+    return false;
+  }
+  return outcome.get();
+}
+
+void DiscardNotice(void* /*arg*/, const PGresult* /*notice*/) {}
+
+}  // namespace
+
+Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
+    const ConnectionConfig& config) {
+  if (config.engine != engine::EngineKind::kPostgres) {
+    return engine::InvalidArgument("cannot open " + config.Redacted() +
+                                   " with the PostgreSQL connector (use a postgres:// URI)");
+  }
+  const std::string port = std::to_string(config.port);
+  const std::string connect_timeout = std::to_string(config.connect_timeout.count());
+  const std::string statement_timeout = std::to_string(Milliseconds(config.read_timeout));
+  // Startup options: applied by the server before the first statement.
+  const std::string options =
+      "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "
+      "-c bytea_output=hex -c statement_timeout=" +
+      statement_timeout;
+  std::string root_certificate = config.tls.ca_file;
+  if (root_certificate.empty() && (config.tls.mode == engine::TlsMode::kVerifyCa ||
+                                   config.tls.mode == engine::TlsMode::kVerifyFull)) {
+    // "Empty = the system store" (connection_config.h); libpq 15 has no sslrootcert=system.
+    root_certificate = X509_get_default_cert_file();
+  }
+  std::vector<std::pair<const char*, std::string>> settings = {
+      {"host", config.host},
+      {"port", port},
+      {"connect_timeout", connect_timeout},
+      {"sslmode", std::string(TlsModeKeyword(config.tls.mode))},
+      {"application_name", "tandem"},
+      {"client_encoding", "UTF8"},
+      {"options", options},
+      {"keepalives", "1"},
+      {"keepalives_idle", "30"},
+      {"keepalives_interval", "10"},
+      {"keepalives_count", "3"},
+  };
+  if (!config.user.empty()) settings.emplace_back("user", config.user);
+  if (!config.password.empty()) settings.emplace_back("password", config.password);
+  if (!config.database.empty()) settings.emplace_back("dbname", config.database);
+  if (!root_certificate.empty()) settings.emplace_back("sslrootcert", root_certificate);
+  if (!config.tls.cert_file.empty()) settings.emplace_back("sslcert", config.tls.cert_file);
+  if (!config.tls.key_file.empty()) settings.emplace_back("sslkey", config.tls.key_file);
+  std::vector<const char*> keywords;
+  std::vector<const char*> values;
+  for (const auto& [keyword, value] : settings) {
+    keywords.push_back(keyword);
+    values.push_back(value.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+
+  // expand_dbname = 0: a database name is only a name, never a connection string.
+  ConnHandle conn(PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/0));
+  if (conn == nullptr) {
+    return engine::Unavailable("cannot connect to " + config.Redacted() +
+                               ": libpq could not allocate a connection (out of memory)");
+  }
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return ConnectError(config, PQerrorMessage(conn.get()));
+  }
+  PQsetNoticeReceiver(conn.get(), DiscardNotice, nullptr);
+  if (PQsetnonblocking(conn.get(), 1) != 0) {
+    return engine::Internal("cannot switch the connection to " + config.Redacted() +
+                            " to non-blocking mode: " + OneLine(PQerrorMessage(conn.get())));
+  }
+  auto connection =
+      std::unique_ptr<PostgresConnection>(new PostgresConnection(config, std::move(conn)));
+  return connection;
+}
+
+PostgresConnection::PostgresConnection(ConnectionConfig config, ConnHandle conn)
+    : config_(std::move(config)),
+      server_version_(PQserverVersion(conn.get())),
+      conn_(std::move(conn)),
+      statement_timeout_ms_(Milliseconds(config_.read_timeout)) {}
+
+PostgresConnection::~PostgresConnection() = default;
+
+Status PostgresConnection::CheckOpen(std::string_view context) const {
+  if (conn_ != nullptr) {
+    return Status::Ok();
+  }
+  return engine::ConnectionFailed(std::string(context) + " on " + config_.Redacted() +
+                                  " failed: the connection was closed " + closed_reason_ +
+                                  " (open a new connection)");
+}
+
+void PostgresConnection::Close(std::string reason) {
+  conn_.reset();
+  closed_reason_ = std::move(reason);
+}
+
+Status PostgresConnection::ErrorFor(std::string_view context, const PGresult* result) {
+  if (result != nullptr) {
+    const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    if (sqlstate != nullptr) {
+      const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+      const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT);
+      Status status =
+          StatementError(config_, context, sqlstate, primary ? primary : "", hint ? hint : "");
+      if (conn_ != nullptr && PQstatus(conn()) == CONNECTION_BAD) {
+        Close("after the server ended the session");
+      }
+      return status;
+    }
+  }
+  std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn())) : "";
+  if (result != nullptr && message.empty()) {
+    message = OneLine(PQresultErrorMessage(result));
+  }
+  if (conn_ == nullptr || PQstatus(conn()) == CONNECTION_BAD) {
+    Close("after it was lost");
+    return engine::ConnectionFailed(ScrubSecret(
+        std::string(context) + " on " + config_.Redacted() + " failed: the connection was lost" +
+            (message.empty() ? "" : ": " + message) + " (check that the server at " +
+            config_.Endpoint() + " is up, then retry)",
+        config_.password));
+  }
+  return engine::Internal(
+      ScrubSecret(std::string(context) + " on " + config_.Redacted() + " failed: " + message,
+                  config_.password));
+}
+
+Status PostgresConnection::Send(std::string_view context, const std::string& sql,
+                                const std::vector<Param>& params, bool single_row) {
+  TANDEM_RETURN_IF_ERROR(CheckOpen(context));
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& param : params) {
+    values.push_back(param.has_value() ? param->c_str() : nullptr);
+  }
+  if (PQsendQueryParams(conn(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                        values.data(), nullptr, nullptr, /*resultFormat=text*/ 0) == 0) {
+    return ErrorFor(context, nullptr);
+  }
+  if (single_row && PQsetSingleRowMode(conn()) == 0) {
+    // Only fails when no statement is in flight, which PQsendQueryParams just started.
+    Close("after libpq refused single-row mode");
+    return engine::Internal(std::string(context) + " on " + config_.Redacted() +
+                            " failed: libpq refused single-row mode");
+  }
+  const auto deadline = Clock::now() + config_.read_timeout;
+  for (;;) {
+    const int flushed = PQflush(conn());
+    if (flushed == 0) {
+      return Status::Ok();
+    }
+    if (flushed < 0) {
+      return ErrorFor(context, nullptr);
+    }
+    switch (WaitForSocket(conn(), POLLOUT | POLLIN, deadline)) {
+      case WaitOutcome::kReady:
+        // The server may be sending (notices, an early error) while we write: take it in so
+        // neither side blocks on a full buffer.
+        if (PQconsumeInput(conn()) == 0) {
+          return ErrorFor(context, nullptr);
+        }
+        break;
+      case WaitOutcome::kTimedOut:
+        Close("after a statement could not be sent within read_timeout");
+        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                               " failed: the statement could not be sent within read_timeout=" +
+                               std::to_string(config_.read_timeout.count()) +
+                               " s (check the network path to " + config_.Endpoint() + ")");
+      case WaitOutcome::kFailed:
+        return ErrorFor(context, nullptr);
+    }
+  }
+}
+
+Result<PgResult> PostgresConnection::NextResult(std::string_view context) {
+  TANDEM_RETURN_IF_ERROR(CheckOpen(context));
+  const auto deadline = Clock::now() + config_.read_timeout;
+  while (PQisBusy(conn()) != 0) {
+    switch (WaitForSocket(conn(), POLLIN, deadline)) {
+      case WaitOutcome::kReady:
+        if (PQconsumeInput(conn()) == 0) {
+          return ErrorFor(context, nullptr);
+        }
+        break;
+      case WaitOutcome::kTimedOut: {
+        CancelInFlight();
+        std::string after = conn_ != nullptr
+                                ? "the statement was cancelled"
+                                : "the cancel was not confirmed, so the connection was closed";
+        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                               " failed: no answer from the server within read_timeout=" +
+                               std::to_string(config_.read_timeout.count()) + " s; " + after +
+                               " (raise read_timeout in the URI or reduce the load on the "
+                               "server)");
+      }
+      case WaitOutcome::kFailed:
+        return ErrorFor(context, nullptr);
+    }
+  }
+  return PgResult(PQgetResult(conn()));
+}
+
+bool PostgresConnection::Drain(std::chrono::milliseconds limit) {
+  while (conn_ != nullptr) {
+    const auto deadline = Clock::now() + limit;
+    while (PQisBusy(conn()) != 0) {
+      if (WaitForSocket(conn(), POLLIN, deadline) != WaitOutcome::kReady ||
+          PQconsumeInput(conn()) == 0) {
+        Close("after a statement could not be cancelled");
+        return false;
+      }
+    }
+    PgResult result(PQgetResult(conn()));
+    if (!result) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool PostgresConnection::DiscardArrived() {
+  if (PQconsumeInput(conn()) == 0) {
+    return false;
+  }
+  while (PQisBusy(conn()) == 0) {
+    PgResult result(PQgetResult(conn()));
+    if (!result) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void PostgresConnection::CancelInFlight() {
+  if (conn_ == nullptr) {
+    return;
+  }
+  const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout);
+  if (!SendCancel(conn(), limit)) {
+    Close("after a statement could not be cancelled");
+    return;
+  }
+  Drain(limit);
+}
+
+Status PostgresConnection::EnsureStatementTimeout(std::string_view context, int64_t milliseconds) {
+  if (statement_timeout_ms_ == milliseconds) {
+    return Status::Ok();
+  }
+  // A number, not user input: safe to write into the statement.
+  TANDEM_RETURN_IF_ERROR(
+      Send(context, "SET statement_timeout = " + std::to_string(milliseconds), {}, false));
+  Status error;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(PgResult result, NextResult(context));
+    if (!result) {
+      break;
+    }
+    if (result.status() != PGRES_COMMAND_OK && error.ok()) {
+      error = ErrorFor(context, result.get());
+    }
+  }
+  if (error.ok()) {
+    statement_timeout_ms_ = milliseconds;
+  }
+  return error;
+}
+
+Result<PgResult> PostgresConnection::Query(std::string_view context, const std::string& sql,
+                                           const std::vector<Param>& params) {
+  TANDEM_RETURN_IF_ERROR(EnsureStatementTimeout(context, Milliseconds(config_.read_timeout)));
+  TANDEM_RETURN_IF_ERROR(Send(context, sql, params, /*single_row=*/false));
+  PgResult last;
+  Status error;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(PgResult result, NextResult(context));
+    if (!result) {
+      break;
+    }
+    switch (result.status()) {
+      case PGRES_TUPLES_OK:
+      case PGRES_COMMAND_OK:
+      case PGRES_EMPTY_QUERY:
+        last = std::move(result);
+        break;
+      default:
+        if (error.ok()) {
+          error = ErrorFor(context, result.get());
+        }
+        break;
+    }
+  }
+  if (!error.ok()) {
+    return error;
+  }
+  if (!last) {
+    return engine::Internal(std::string(context) + " on " + config_.Redacted() +
+                            " failed: the server returned no result");
+  }
+  return last;
+}
+
+Result<std::chrono::nanoseconds> PostgresConnection::RoundTrip() {
+  constexpr std::string_view kContext = "pinging the server";
+  TANDEM_RETURN_IF_ERROR(EnsureStatementTimeout(kContext, Milliseconds(config_.read_timeout)));
+  const auto start = Clock::now();
+  TANDEM_ASSIGN_OR_RETURN(PgResult result, Query(kContext, "SELECT 1"));
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
+}
+
+Status PostgresConnection::Stream(std::string_view context, const std::string& sql,
+                                  const std::vector<Param>& params, const RowCallback& on_row) {
+  // A streamed read lasts as long as its rows take to arrive; the silence timeout bounds it.
+  TANDEM_RETURN_IF_ERROR(EnsureStatementTimeout(context, 0));
+  TANDEM_RETURN_IF_ERROR(Send(context, sql, params, /*single_row=*/true));
+  Status error;
+  bool stopped = false;  // the reader asked to stop or failed: the rest is cancelled and dropped
+  const auto cancel_limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout);
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(PgResult result, NextResult(context));
+    if (!result) {
+      break;
+    }
+    switch (result.status()) {
+      case PGRES_SINGLE_TUPLE: {
+        if (stopped) {
+          break;
+        }
+        Result<bool> go_on = on_row(result);
+        if (!go_on.ok() || !*go_on) {
+          error = go_on.status();
+          stopped = true;
+          // A cancel costs the server a process fork (tens of ms), so it is sent only when the
+          // rest of the statement has not already arrived. An undelivered cancel is harmless:
+          // the remaining rows are then read and dropped.
+          if (!DiscardArrived()) {
+            SendCancel(conn(), cancel_limit);
+          }
+        }
+        break;
+      }
+      case PGRES_TUPLES_OK:  // the end of the rows
+        break;
+      default:
+        // After our own cancel the server reports "canceling statement": expected, not an error.
+        if (!stopped && error.ok()) {
+          error = ErrorFor(context, result.get());
+          if (conn_ == nullptr) {
+            return error;
+          }
+        }
+        break;
+    }
+  }
+  return error;
+}
+
+}  // namespace tandem::connectors::postgres

@@ -1,0 +1,130 @@
+// File: connectors/postgres/postgres_connection.h
+//
+// PostgresConnection: one libpq connection (the one owner of its PGconn*), opened from an
+// engine::ConnectionConfig with fixed session settings, and the only way the connector talks to
+// the server. Every statement goes through libpq's asynchronous API (PQsendQueryParams, then
+// PQconsumeInput/PQisBusy around poll(2) on the socket), so no call waits longer than the
+// configured timeouts:
+//
+//   phase              bound
+//   connect + login    connect_timeout (libpq's connect_timeout, per address tried)
+//   each result/row    read_timeout of silence from the server; then the statement is cancelled
+//                      (PQcancel, itself bounded by connect_timeout) and kTimeout returned
+//   whole statement    the server's statement_timeout = read_timeout, except for streamed reads
+//                      (Stream), whose duration grows with the rows read and which are bounded by
+//                      the silence timeout alone
+//
+// Session settings (startup options, so they hold from the first statement): TimeZone=UTC,
+// DateStyle=ISO, IntervalStyle=postgres, extra_float_digits=3 (shortest exact floats),
+// bytea_output=hex, client_encoding=UTF8, application_name=tandem.
+//
+// Values are exchanged in text format; parameters are always bound ($1, $2, ...), never spliced
+// into SQL text. Server notices are discarded (they would otherwise go to stderr).
+//
+// After a failure that leaves the protocol state unknown (a timeout whose cancel could not be
+// confirmed, a lost connection), the connection is closed and every later call returns
+// kConnectionFailed: open a new one.
+//
+// Thread safety: owned by one thread at a time; not safe for concurrent use.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/postgres/postgres_param.h"
+#include "connectors/postgres/postgres_result.h"
+#include "engine/connection_config.h"
+#include "engine/status.h"
+
+namespace tandem::connectors::postgres {
+
+class PostgresConnection {
+ public:
+  // Connects and logs in.
+  // Errors: kConnectionFailed (refused, unreachable, timeout, TLS), kAuthenticationFailed (wrong
+  // password, unknown role, pg_hba), kNotFound (unknown database), kPermissionDenied (no CONNECT
+  // privilege), kUnavailable (too many clients, starting up), kInvalidArgument (not a PostgreSQL
+  // config). Messages are one line, name config.Redacted() and never hold the password.
+  static engine::Result<std::unique_ptr<PostgresConnection>> Connect(
+      const engine::ConnectionConfig& config);
+
+  ~PostgresConnection();
+  PostgresConnection(const PostgresConnection&) = delete;
+  PostgresConnection& operator=(const PostgresConnection&) = delete;
+
+  const engine::ConnectionConfig& config() const { return config_; }
+  // server_version_num, e.g. 150018 for 15.18.
+  int server_version() const { return server_version_; }
+
+  // Runs one statement with bound text parameters and returns its whole result. Meant for
+  // statements whose results are small (catalog, settings, assessment); use Stream for table data.
+  // `context` says what is being done ("listing tables"), for error messages.
+  // Errors: see postgres_errors.h; kTimeout after read_timeout of silence.
+  engine::Result<PgResult> Query(std::string_view context, const std::string& sql,
+                                 const std::vector<Param>& params = {});
+
+  // The time one `SELECT 1` takes from send to its last result: a round trip plus the server's
+  // cheapest statement. Session housekeeping (see Stream) is done before the clock starts.
+  engine::Result<std::chrono::nanoseconds> RoundTrip();
+
+  // Called once per row of a streamed statement with a one-row result (valid during the call).
+  // Returns true to go on, false to stop early (not an error), or an error that ends the read.
+  using RowCallback = std::function<engine::Result<bool>(const PgResult& row)>;
+
+  // Runs one SELECT with bound parameters and hands its rows to `on_row` one at a time (libpq
+  // single-row mode): client memory stays bounded by one row plus libpq's input buffer, however
+  // many rows there are. Stopping early drops the rows that have already arrived and, if the
+  // statement is still running, cancels it on the server (a cancel costs the server a fork, so it
+  // is skipped when the rest is already here).
+  // Errors: as Query, plus whatever `on_row` returns.
+  engine::Status Stream(std::string_view context, const std::string& sql,
+                        const std::vector<Param>& params, const RowCallback& on_row);
+
+ private:
+  // The one owner of the PGconn*: PQfinish on destruction.
+  struct ConnDeleter {
+    void operator()(PGconn* conn) const { PQfinish(conn); }
+  };
+  using ConnHandle = std::unique_ptr<PGconn, ConnDeleter>;
+
+  PostgresConnection(engine::ConnectionConfig config, ConnHandle conn);
+
+  PGconn* conn() const { return conn_.get(); }
+  engine::Status CheckOpen(std::string_view context) const;
+  // Sets the server's statement_timeout to `milliseconds` (0 = none) unless it already is.
+  engine::Status EnsureStatementTimeout(std::string_view context, int64_t milliseconds);
+  // Sends the statement and flushes it, waiting at most read_timeout for the socket.
+  engine::Status Send(std::string_view context, const std::string& sql,
+                      const std::vector<Param>& params, bool single_row);
+  // The next result of the statement in flight (nullptr result = the statement is done), waiting
+  // at most read_timeout of silence. On timeout, cancels the statement and returns kTimeout.
+  engine::Result<PgResult> NextResult(std::string_view context);
+  // Reads and discards what is left of the statement in flight, waiting at most `limit` of
+  // silence. False when it could not (then the connection has been closed).
+  bool Drain(std::chrono::milliseconds limit);
+  // Reads and discards the results of the statement in flight that have already arrived, without
+  // waiting. True when that completed the statement.
+  bool DiscardArrived();
+  // Cancels the statement in flight on the server and drains it; closes the connection if that
+  // does not complete within connect_timeout.
+  void CancelInFlight();
+  // The Status for a failed `result` (nullptr: the connection failed without one).
+  engine::Status ErrorFor(std::string_view context, const PGresult* result);
+  // Closes the connection; later calls return kConnectionFailed saying it was closed `reason`.
+  void Close(std::string reason);
+
+  // Constant after construction.
+  const engine::ConnectionConfig config_;
+  int server_version_ = 0;
+  // Owner thread only.
+  ConnHandle conn_;
+  int64_t statement_timeout_ms_ = 0;  // what the session's statement_timeout is set to now
+  std::string closed_reason_;         // why conn_ was closed, for later calls' errors
+};
+
+}  // namespace tandem::connectors::postgres
