@@ -135,7 +135,9 @@ std::string ConnectionConfig::Redacted() const {
     out += "/" + PercentEncode(database);
   }
   std::vector<std::string> options;
-  if (tls.mode != TlsMode::kPrefer) {
+  const TlsMode engine_default =
+      engine == EngineKind::kRedis ? TlsMode::kDisable : TlsMode::kPrefer;
+  if (tls.mode != engine_default) {
     options.push_back("tls=" + std::string(TlsModeQueryValue(tls.mode)));
   }
   if (!tls.ca_file.empty()) options.push_back("tls-ca=" + tls.ca_file);
