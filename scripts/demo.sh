@@ -14,6 +14,7 @@ build_dir=${TANDEM_BUILD_DIR:-build}
 tandem="$build_dir/bin/tandem"
 servers="$build_dir/tests/harness/tandem-test-servers"
 demo_dir=$(mktemp -d /tmp/tandem-demo.XXXXXX)
+chmod 755 "$demo_dir"  # PostgreSQL runs as the postgres user and must reach its data directory
 cleanup() {
   if [ "$keep" = false ]; then
     "$servers" stop --dir "$demo_dir" >/dev/null || true

@@ -10,6 +10,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 build_dir=${TANDEM_BUILD_DIR:-build}
 # Servers left by an interrupted earlier run are stopped by PID first.
-"$build_dir/tests/harness/tandem-test-servers" stop --dir "$build_dir/test-servers" >/dev/null 2>&1 || true
+"$build_dir/tests/harness/tandem-test-servers" stop --dir "$(cat "$build_dir/test-servers-dir")" \
+  >/dev/null 2>&1 || true
 cd "$build_dir"
 ctest --output-on-failure -j2 --timeout 900 "$@"
