@@ -23,9 +23,16 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "== starting throwaway servers in $demo_dir"
-"$servers" start --dir "$demo_dir" --sample-data --rows 2000
+"$servers" start --dir "$demo_dir" --sample-data --rows 2000 >/dev/null  # stdout: URIs with passwords
 # shellcheck disable=SC1091
 set -a; . "$demo_dir/servers.env"; set +a
+# Passwords go through the environment, as they should in production, so none is ever echoed.
+export TANDEM_SOURCE_PASSWORD=tandem-secret TANDEM_TARGET_PASSWORD=tandem-secret
+for name in TANDEM_MYSQL_SOURCE TANDEM_MYSQL_TARGET TANDEM_POSTGRES_SOURCE TANDEM_POSTGRES_TARGET \
+            TANDEM_REDIS_SOURCE TANDEM_REDIS_TARGET; do
+  uri=${!name/:\/\/:tandem-secret@/:\/\/}  # redis://:pass@host -> redis://host
+  export "$name=${uri/:tandem-secret@/@}"      # mysql://user:pass@host -> mysql://user@host
+done
 
 status=0
 run() {
@@ -46,6 +53,7 @@ run inspect --source "$TANDEM_REDIS_SOURCE" --target "$TANDEM_REDIS_TARGET" --fo
 if [ "$keep" = true ]; then
   echo
   echo "servers left running (stop them with: $servers stop --dir $demo_dir):"
-  cat "$demo_dir/servers.env"
+  env | grep -E '^TANDEM_(MYSQL|POSTGRES|REDIS)_(SOURCE|TARGET)=' | sort
+  echo "(passwords: TANDEM_SOURCE_PASSWORD / TANDEM_TARGET_PASSWORD, both tandem-secret)"
 fi
 exit $status
