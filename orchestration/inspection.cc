@@ -148,9 +148,8 @@ Status CompareSchemas(engine::SqlDatabase& source, engine::SqlDatabase& target, 
       // server spells it (MySQL `json`, MariaDB `longtext` with a json_valid check).
       const bool both_json =
           column.kind == engine::ValueKind::kJson && other.kind == engine::ValueKind::kJson;
-      bool types_differ = same_engine
-                              ? column.declared_type != other.declared_type && !both_json
-                              : !KindsCompatible(column.kind, other.kind);
+      bool types_differ = same_engine ? column.declared_type != other.declared_type && !both_json
+                                      : !KindsCompatible(column.kind, other.kind);
       if (types_differ) {
         into->Block("schema_type_mismatch", object + "." + column.name,
                     "column " + column.name + " is " + column.declared_type +

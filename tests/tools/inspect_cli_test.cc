@@ -1,6 +1,7 @@
 // `tandem inspect` end to end against real servers: the binary as a user runs it, its exit codes,
 // its JSON contract, and blockers found on servers misconfigured on purpose.
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/harness/local_servers.h"
@@ -74,9 +75,9 @@ class MySqlPair {
 TEST(InspectCli, MySqlPairThatMatchesIsReady) {
   TANDEM_SHARED_SERVERS_OR_SKIP(servers);
   MySqlPair pair(*servers);
-  CommandOutcome outcome = RunTandem({"inspect", "--source", servers->mysql_source_uri(pair.name()),
-                                      "--target", servers->mysql_target_uri(pair.name()),
-                                      "--format", "json"});
+  CommandOutcome outcome =
+      RunTandem({"inspect", "--source", servers->mysql_source_uri(pair.name()), "--target",
+                 servers->mysql_target_uri(pair.name()), "--format", "json"});
   ASSERT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
   json report = ParseJson(outcome);
   for (const char* key : {"ready", "blockers", "warnings", "source", "target"}) {
@@ -115,11 +116,10 @@ TEST(InspectCli, MySqlSchemaDifferencesAndMissingKeysAreBlockers) {
   const std::string db = "`" + pair.name() + "`";
   servers->ExecuteMySql(Side::kSource, "CREATE TABLE " + db + ".no_key (a INT, b TEXT)");
   servers->ExecuteMySql(Side::kTarget, "ALTER TABLE " + db + ".orders DROP COLUMN note");
-  servers->ExecuteMySql(Side::kTarget,
-                        "ALTER TABLE " + db + ".orders MODIFY total DECIMAL(12,2)");
-  CommandOutcome outcome = RunTandem({"inspect", "--source", servers->mysql_source_uri(pair.name()),
-                                      "--target", servers->mysql_target_uri(pair.name()),
-                                      "--format", "json"});
+  servers->ExecuteMySql(Side::kTarget, "ALTER TABLE " + db + ".orders MODIFY total DECIMAL(12,2)");
+  CommandOutcome outcome =
+      RunTandem({"inspect", "--source", servers->mysql_source_uri(pair.name()), "--target",
+                 servers->mysql_target_uri(pair.name()), "--format", "json"});
   ASSERT_EQ(outcome.exit_code, 1) << outcome.out << outcome.err;
   json report = ParseJson(outcome);
   EXPECT_FALSE(report["ready"].get<bool>());
@@ -157,8 +157,8 @@ TEST(InspectCli, PostgresPairThatMatchesIsReady) {
   const std::string db = UniqueName("insp");
   for (Side side : {Side::kSource, Side::kTarget}) {
     servers->ExecutePostgres(side, "CREATE DATABASE " + db + " OWNER tandem", "postgres");
-    servers->ExecutePostgres(side, "CREATE TABLE orders (id bigint PRIMARY KEY, total numeric(10,2))",
-                             db);
+    servers->ExecutePostgres(
+        side, "CREATE TABLE orders (id bigint PRIMARY KEY, total numeric(10,2))", db);
   }
   CommandOutcome outcome =
       RunTandem({"inspect", "--source", servers->postgres_source_uri(db), "--target",
@@ -196,10 +196,9 @@ TEST(InspectCli, RedisAgainstSqlIsRefused) {
 
 TEST(InspectCli, WrongPasswordsAreOneLineExitTwoWithoutThePassword) {
   TANDEM_SHARED_SERVERS_OR_SKIP(servers);
-  for (const std::string& uri :
-       {WithPassword(servers->mysql_source_uri(), "wrong-password"),
-        WithPassword(servers->postgres_source_uri(), "wrong-password"),
-        WithPassword(servers->redis_source_uri(), "wrong-password")}) {
+  for (const std::string& uri : {WithPassword(servers->mysql_source_uri(), "wrong-password"),
+                                 WithPassword(servers->postgres_source_uri(), "wrong-password"),
+                                 WithPassword(servers->redis_source_uri(), "wrong-password")}) {
     CommandOutcome outcome = RunTandem({"inspect", "--source", uri});
     ExpectOneLineError(outcome, "source");
     EXPECT_TRUE(outcome.err.find("password") != std::string::npos ||
@@ -213,9 +212,8 @@ TEST(InspectCli, UnknownDatabaseIsOneLineExitTwo) {
   TANDEM_SHARED_SERVERS_OR_SKIP(servers);
   ExpectOneLineError(RunTandem({"inspect", "--source", servers->mysql_source_uri("no_such_db")}),
                      "no_such_db");
-  ExpectOneLineError(
-      RunTandem({"inspect", "--source", servers->postgres_source_uri("no_such_db")}),
-      "no_such_db");
+  ExpectOneLineError(RunTandem({"inspect", "--source", servers->postgres_source_uri("no_such_db")}),
+                     "no_such_db");
   ExpectOneLineError(RunTandem({"inspect", "--target", servers->mysql_target_uri("no_such_db"),
                                 "--source", servers->mysql_source_uri()}),
                      "no_such_db");

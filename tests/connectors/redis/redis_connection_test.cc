@@ -146,9 +146,8 @@ TEST(RedisConnection, SilentServerAfterLoginTimesOutThenTheConnectionIsUnusable)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), StatusCode::kTimeout);
-  EXPECT_NE(reply.status().message().find(
-                "no reply from redis://127.0.0.1:" + std::to_string(server.port()) +
-                "/0 to PING within 1 s"),
+  EXPECT_NE(reply.status().message().find("no reply from redis://127.0.0.1:" +
+                                          std::to_string(server.port()) + "/0 to PING within 1 s"),
             std::string::npos)
       << reply.status().message();
   auto again = (*connection)->Command({"PING"});
