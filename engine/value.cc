@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/civil_time.h"
+
 namespace tandem::engine {
 
 std::string_view ValueKindName(ValueKind kind) {
@@ -168,19 +170,6 @@ std::string FormatTimeOfDay(uint64_t micros) {
                 micros / uint64_t{3600000000}, (micros / uint64_t{60000000}) % 60,
                 (micros / uint64_t{1000000}) % 60, micros % uint64_t{1000000});
   return buffer;
-}
-
-// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-void CivilFromDays(int64_t days, int64_t* year, int64_t* month, int64_t* day) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *day = doy - (153 * mp + 2) / 5 + 1;
-  *month = mp < 10 ? mp + 3 : mp - 9;
-  *year = yoe + era * 400 + (*month <= 2 ? 1 : 0);
 }
 
 }  // namespace

@@ -3,8 +3,12 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/civil_time.h"
+
 namespace tandem::connectors::mysql {
 
+using engine::CivilFromDays;
+using engine::DaysFromCivil;
 using engine::Result;
 using engine::Value;
 using engine::ValueKind;
@@ -224,28 +228,6 @@ Result<Value> DecodeInteger(uint64_t raw, bool is_unsigned, ValueKind kind) {
     return Value::Bool(raw != 0);
   }
   return Value::Int(static_cast<int64_t>(raw));
-}
-
-int64_t DaysFromCivil(int64_t year, int64_t month, int64_t day) {
-  // Howard Hinnant's days_from_civil.
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t yoe = year - era * 400;
-  const int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void CivilFromDays(int64_t days, int64_t* year, int64_t* month, int64_t* day) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *day = doy - (153 * mp + 2) / 5 + 1;
-  *month = mp < 10 ? mp + 3 : mp - 9;
-  *year = yoe + era * 400 + (*month <= 2 ? 1 : 0);
 }
 
 Result<Value> DecodeTemporal(const MYSQL_TIME& time, ValueKind kind) {

@@ -79,10 +79,6 @@ engine::Result<engine::Value> DecodeTemporal(const MYSQL_TIME& time, engine::Val
 engine::Result<engine::Value> DecodeBytes(std::string bytes, engine::ValueKind kind,
                                           const ResultColumn& column);
 
-// Days since 1970-01-01 of a proleptic Gregorian date, and back.
-int64_t DaysFromCivil(int64_t year, int64_t month, int64_t day);
-void CivilFromDays(int64_t days, int64_t* year, int64_t* month, int64_t* day);
-
 // The MYSQL_TIME a temporal Value is sent as. REQUIRES: value.kind() is kDate, kTime, kDateTime or
 // kTimestamp.
 MYSQL_TIME TimeFromValue(const engine::Value& value);

@@ -4,9 +4,13 @@
 #include <limits>
 #include <string>
 
+#include "engine/civil_time.h"
+
 namespace tandem::connectors::postgres {
 namespace {
 
+using engine::CivilFromDays;
+using engine::DaysFromCivil;
 using engine::Result;
 using engine::Value;
 using engine::ValueKind;
@@ -123,17 +127,6 @@ bool ReadUtcOffset(TextCursor& cursor, int64_t* seconds_east) {
   }
   *seconds_east = sign * ((hours * 60 + minutes) * 60 + seconds);
   return true;
-}
-
-// Days from 1970-01-01 to the proleptic Gregorian date with astronomical `year` (1 BC = 0).
-// Howard Hinnant's days_from_civil.
-int64_t DaysFromCivil(int64_t year, int64_t month, int64_t day) {
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t year_of_era = year - era * 400;
-  const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + day_of_era - 719468;
 }
 
 std::string_view TypeName(uint32_t oid) {

@@ -6,9 +6,13 @@
 #include <cstdio>
 #include <string>
 
+#include "engine/civil_time.h"
+
 namespace tandem::connectors::postgres {
 namespace {
 
+using engine::CivilFromDays;
+using engine::DaysFromCivil;
 using engine::Result;
 using engine::Value;
 using engine::ValueKind;
@@ -43,22 +47,6 @@ std::string FormatTimeOfDay(int64_t micros) {
                 micros / (3600 * kMicrosPerSecond), (micros / (60 * kMicrosPerSecond)) % 60,
                 (micros / kMicrosPerSecond) % 60, micros % kMicrosPerSecond);
   return buffer;
-}
-
-// The proleptic Gregorian date (astronomical year) `days` after 1970-01-01 (Howard Hinnant's
-// civil_from_days).
-void CivilFromDays(int64_t days, int64_t* year, int64_t* month, int64_t* day) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t day_of_era = days - era * 146097;
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const int64_t month_index = (5 * day_of_year + 2) / 153;
-  *day = day_of_year - (153 * month_index + 2) / 5 + 1;
-  *month = month_index < 10 ? month_index + 3 : month_index - 9;
-  *year = year_of_era + era * 400 + (*month <= 2 ? 1 : 0);
 }
 
 // Floor division and modulo for negative µs counts.

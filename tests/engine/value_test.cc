@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/civil_time.h"
 #include "engine/key_range.h"
 #include "engine/status.h"
 #include "engine/table_schema.h"
@@ -45,6 +46,17 @@ TEST(Value, DisplayStrings) {
   EXPECT_EQ(Value::Timestamp(-1).ToDisplayString(), "1969-12-31 23:59:59.999999+00");
   EXPECT_EQ(Value::Bits(5, 4).ToDisplayString(), "b'0101'");
   EXPECT_EQ(Value::Double(0.1).ToDisplayString(), "0.10000000000000001");
+}
+
+TEST(CivilTime, DaysRoundTripAcrossEras) {
+  for (int64_t days : {-719468LL, -1LL, 0LL, 1LL, 11016LL, 19782LL, 2932896LL}) {
+    int64_t year = 0, month = 0, day = 0;
+    CivilFromDays(days, &year, &month, &day);
+    EXPECT_EQ(DaysFromCivil(year, month, day), days);
+  }
+  int64_t year = 0, month = 0, day = 0;
+  CivilFromDays(-1, &year, &month, &day);
+  EXPECT_EQ(year * 10000 + month * 100 + day, 19691231);
 }
 
 TEST(KeyRange, ToStringShowsBoundKinds) {

@@ -117,16 +117,6 @@ TEST(MySqlDecodeBytes, TextBytesDecimalJson) {
   EXPECT_EQ(*DecodeBytes("{\"a\": 1}", ValueKind::kJson, text), Value::Json("{\"a\": 1}"));
 }
 
-TEST(MySqlCivilDays, RoundTrip) {
-  for (int64_t days : {-719468LL, -1LL, 0LL, 1LL, 11016LL, 19782LL, 2932896LL}) {
-    int64_t year = 0, month = 0, day = 0;
-    CivilFromDays(days, &year, &month, &day);
-    EXPECT_EQ(DaysFromCivil(year, month, day), days);
-  }
-  EXPECT_EQ(DaysFromCivil(1970, 1, 1), 0);
-  EXPECT_EQ(DaysFromCivil(2000, 3, 1), 11017);
-}
-
 TEST(MySqlTimeFromValue, EncodesEveryTemporalKind) {
   MYSQL_TIME date = TimeFromValue(Value::Date(2024, 2, 29));
   EXPECT_EQ(date.year, 2024u);
