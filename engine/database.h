@@ -28,6 +28,7 @@
 #include "engine/status.h"
 #include "engine/table_schema.h"
 #include "engine/value.h"
+#include "engine/verification.h"
 
 namespace tandem::engine {
 
@@ -85,6 +86,11 @@ class SqlDatabase : public Database {
   // in server order).
   virtual Status ReadRange(const TableSchema& table, const KeyRange& range,
                            const RowSink& sink) = 0;
+
+  // Boundary keys, replication positions, lag and load over this connection, for verify
+  // (engine/verification.h); nullptr when the connector offers none. Owned by this object and
+  // valid as long as it is; used by the same thread.
+  virtual VerificationSupport* verification() { return nullptr; }
 };
 
 struct KeyspaceInfo {

@@ -7,6 +7,8 @@
 
 #include "tools/command.h"
 #include "tools/inspect_command.h"
+#include "tools/lag_command.h"
+#include "tools/verify_command.h"
 
 namespace {
 
@@ -19,6 +21,10 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"inspect", "phase 1 assessment: is each side ready for replication and cutover",
      tandem::tools::RunInspectCommand},
+    {"verify", "chunked consistency check: every differing row named, repair statements",
+     tandem::tools::RunVerifyCommand},
+    {"lag", "end-to-end replication lag by heartbeat, optionally as a gate",
+     tandem::tools::RunLagCommand},
 };
 
 void PrintUsage(std::ostream& out) {

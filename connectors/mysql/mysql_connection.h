@@ -43,7 +43,8 @@ using TextRows = std::vector<TextRow>;
 class MySqlConnection {
  public:
   // Connects and applies the session settings above.
-  // Errors: kInvalidArgument (not a MySQL config), kConnectionFailed (unreachable, refused, timed
+  // Errors: kInvalidArgument (not a MySQL config; a TLS CA, certificate or key file that cannot
+  // be read), kConnectionFailed (unreachable, refused, timed
   // out, TLS refused), kAuthenticationFailed, kNotFound (unknown database), kPermissionDenied (no
   // access to the database); the message names config.Redacted() and never the password.
   static engine::Result<std::unique_ptr<MySqlConnection>> Open(

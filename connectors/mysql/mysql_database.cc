@@ -8,6 +8,7 @@
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_range_query.h"
 #include "connectors/mysql/mysql_statement.h"
+#include "connectors/mysql/mysql_verify_support.h"
 
 namespace tandem::connectors::mysql {
 
@@ -65,7 +66,8 @@ Result<int64_t> ParseEpochMicros(const std::string& text) {
 class MySqlDatabase final : public engine::SqlDatabase {
  public:
   explicit MySqlDatabase(std::unique_ptr<MySqlConnection> connection)
-      : connection_(std::move(connection)) {}
+      : connection_(std::move(connection)),
+        verification_(NewMySqlVerificationSupport(*connection_)) {}
 
   const ConnectionConfig& config() const override { return connection_->config(); }
 
@@ -103,6 +105,8 @@ class MySqlDatabase final : public engine::SqlDatabase {
     return mysql::DescribeTable(*connection_, table);
   }
 
+  engine::VerificationSupport* verification() override { return verification_.get(); }
+
   Status ReadRange(const TableSchema& table, const KeyRange& range, const RowSink& sink) override {
     const std::string action = "reading " + table.id.ToString() + " " + range.ToString();
     TANDEM_ASSIGN_OR_RETURN(RangeQuery query, BuildRangeQuery(table, range));
@@ -129,6 +133,7 @@ class MySqlDatabase final : public engine::SqlDatabase {
 
  private:
   std::unique_ptr<MySqlConnection> connection_;
+  std::unique_ptr<engine::VerificationSupport> verification_;  // uses *connection_
 };
 
 }  // namespace

@@ -169,14 +169,36 @@ Status ConnectErrorStatus(const MySqlError& error, const ConnectionConfig& confi
                                       "handshake: " + server_text + " (is " + endpoint +
                                       " a MySQL/MariaDB server?)");
     case CR_SSL_CONNECTION_ERROR:
+      // Connector/C's text for a certificate that does not name the host (it checks the name
+      // for verify-ca too).
+      if (server_text.find("Validation of SSL server certificate failed") != std::string::npos) {
+        return engine::ConnectionFailed(
+            prefix + "TLS failed: " + server_text +
+            " (the server's certificate was not issued for " + config.host +
+            ", or does not chain to ssl-ca; connect by a name the certificate lists: " +
+            "Connector/C checks the host name for VERIFY_CA as well as VERIFY_IDENTITY)");
+      }
       return engine::ConnectionFailed(prefix + "TLS failed: " + server_text +
                                       " (check ssl-mode, ssl-ca, ssl-cert and ssl-key in the URI)");
     case ER_ACCESS_DENIED_ERROR:
-    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR: {
+      // MariaDB answers a plain connection to a server with require_secure_transport, and a login
+      // without a client certificate to an account with REQUIRE X509/SSL, with the same "access
+      // denied" as a wrong password, so the likely TLS causes are named too.
+      std::string tls_hint;
+      if (config.tls.mode == engine::TlsMode::kDisable) {
+        tls_hint = "; if the server requires TLS (require_secure_transport), use ssl-mode=REQUIRED";
+      } else if (config.tls.cert_file.empty()) {
+        tls_hint =
+            "; if the account requires a client certificate (REQUIRE X509), give ssl-cert "
+            "and ssl-key";
+      }
       return engine::AuthenticationFailed(
           prefix + "access denied for user '" + config.user + "' (" +
           (config.password.empty() ? "no password was given" : "check the password") +
-          "; it may come from the URI or TANDEM_SOURCE_PASSWORD / TANDEM_TARGET_PASSWORD)");
+          "; it may come from the URI or TANDEM_SOURCE_PASSWORD / TANDEM_TARGET_PASSWORD" +
+          tls_hint + ")");
+    }
     case ER_HOST_NOT_PRIVILEGED:
       return engine::AuthenticationFailed(
           prefix + server_text + " (create the user for this client host, e.g. CREATE USER '" +

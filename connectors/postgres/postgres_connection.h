@@ -49,7 +49,8 @@ class PostgresConnection {
   // Errors: kConnectionFailed (refused, unreachable, timeout, TLS), kAuthenticationFailed (wrong
   // password, unknown role, pg_hba), kNotFound (unknown database), kPermissionDenied (no CONNECT
   // privilege), kUnavailable (too many clients, starting up), kInvalidArgument (not a PostgreSQL
-  // config). Messages are one line, name config.Redacted() and never hold the password.
+  // config; a TLS root certificate, certificate or key file that cannot be read). Messages are
+  // one line, name config.Redacted() and never hold the password.
   static engine::Result<std::unique_ptr<PostgresConnection>> Connect(
       const engine::ConnectionConfig& config);
 

@@ -9,6 +9,7 @@
 #include "connectors/postgres/postgres_connection.h"
 #include "connectors/postgres/postgres_range_query.h"
 #include "connectors/postgres/postgres_value_decoder.h"
+#include "connectors/postgres/postgres_verify_support.h"
 
 namespace tandem::connectors::postgres {
 namespace {
@@ -23,7 +24,8 @@ using postgres::PostgresConnection;
 class PostgresDatabase final : public engine::SqlDatabase {
  public:
   explicit PostgresDatabase(std::unique_ptr<PostgresConnection> connection)
-      : connection_(std::move(connection)) {}
+      : connection_(std::move(connection)),
+        verification_(postgres::NewPostgresVerificationSupport(*connection_)) {}
 
   const engine::ConnectionConfig& config() const override { return connection_->config(); }
 
@@ -67,6 +69,8 @@ class PostgresDatabase final : public engine::SqlDatabase {
     return postgres::DescribePostgresTable(*connection_, table);
   }
 
+  engine::VerificationSupport* verification() override { return verification_.get(); }
+
   Status ReadRange(const engine::TableSchema& table, const engine::KeyRange& range,
                    const engine::RowSink& sink) override {
     TANDEM_ASSIGN_OR_RETURN(postgres::RangeQuery query, postgres::BuildRangeQuery(table, range));
@@ -103,6 +107,7 @@ class PostgresDatabase final : public engine::SqlDatabase {
 
  private:
   std::unique_ptr<PostgresConnection> connection_;
+  std::unique_ptr<engine::VerificationSupport> verification_;  // uses *connection_
 };
 
 }  // namespace

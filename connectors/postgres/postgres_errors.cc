@@ -60,6 +60,23 @@ ConnectClass ClassifyConnectFailure(const ConnectionConfig& config, std::string_
   const std::string endpoint = config.Endpoint();
   const std::string user = config.user.empty() ? "the user" : "user \"" + config.user + "\"";
   std::string reason = ConnectReason(message);
+  // Before the password checks: "certificate authentication failed for user" is a certificate
+  // problem, not a password one.
+  if (Contains(message, "requires a valid client certificate") ||
+      Contains(message, "certificate authentication failed")) {
+    return {StatusCode::kAuthenticationFailed, reason,
+            "the server's pg_hba.conf demands a client certificate for " + user +
+                ": give sslcert and sslkey (tls-cert, tls-key) in the URI, with a certificate "
+                "signed by the server's ssl_ca_file whose CN is the user name"};
+  }
+  if ((Contains(message, "pg_hba.conf rejects connection") ||
+       Contains(message, "no pg_hba.conf entry")) &&
+      Contains(message, "no encryption")) {
+    return {StatusCode::kAuthenticationFailed, reason,
+            "the server accepts " + user +
+                " only over TLS: use sslmode=require, or verify-full "
+                "with sslrootcert"};
+  }
   if (Contains(message, "password authentication failed") ||
       Contains(message, "authentication failed for user")) {
     return {StatusCode::kAuthenticationFailed, "authentication failed for " + user,

@@ -21,12 +21,14 @@ namespace fs = std::filesystem;
 // Bump when the template recipe below changes.
 constexpr char kTemplateRecipe[] = "postgres-template-v1";
 
-constexpr char kPgHba[] =
+// pg_hba.conf in two parts, so PostgresOptions::extra_hba_lines can go between them.
+constexpr char kPgHbaLocal[] =
     "# tandem test harness\n"
     "# TYPE  DATABASE     USER      ADDRESS        METHOD\n"
     "local   all          postgres                 trust\n"
     "local   replication  postgres                 trust\n"
-    "local   all          all                      scram-sha-256\n"
+    "local   all          all                      scram-sha-256\n";
+constexpr char kPgHbaHost[] =
     "host    all          all       127.0.0.1/32   scram-sha-256\n"
     "host    replication  all       127.0.0.1/32   scram-sha-256\n";
 
@@ -100,7 +102,7 @@ std::string PostgresTemplate() {
     initdb.working_dir = parent;
     RunCommand(initdb, std::chrono::minutes(3));
 
-    WriteFileAtomically(data_dir + "/pg_hba.conf", kPgHba, 0600);
+    WriteFileAtomically(data_dir + "/pg_hba.conf", std::string(kPgHbaLocal) + kPgHbaHost, 0600);
     AppendToFile(data_dir + "/postgresql.conf", kBaseSettings);
     ChownIfRoot(data_dir);
 
@@ -211,6 +213,15 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(const std::string& parent_
     settings += line + "\n";
   }
   AppendToFile(server->data_dir_ + "/postgresql.conf", settings);
+  if (!options.extra_hba_lines.empty()) {
+    std::string hba = kPgHbaLocal;
+    hba += "# --- the test's own lines ---\n";
+    for (const std::string& line : options.extra_hba_lines) {
+      hba += line + "\n";
+    }
+    hba += kPgHbaHost;
+    WriteFileAtomically(server->data_dir_ + "/pg_hba.conf", hba, 0600);
+  }
   ChownIfRoot(server->dir_);
   server->Launch(options.detach, options.startup_timeout);
   return server;

@@ -48,6 +48,10 @@ struct PostgresOptions {
   int max_wal_senders = 10;
   // "name=value" lines appended to postgresql.conf (quote values as postgresql.conf wants).
   std::vector<std::string> extra_settings;
+  // pg_hba.conf lines put above the harness's own host lines, so they win for the connections
+  // they match (e.g. "hostssl all cert_user 127.0.0.1/32 cert", "hostnossl all all 127.0.0.1/32
+  // reject"). The local (unix socket) lines the harness itself uses stay first.
+  std::vector<std::string> extra_hba_lines;
   std::string name;     // subdirectory of parent_dir; "" = unique name
   bool detach = false;  // outlive this process (new session, no parent death signal)
   std::chrono::seconds startup_timeout = kDefaultServerTimeout;

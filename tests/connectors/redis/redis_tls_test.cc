@@ -1,7 +1,8 @@
 // TLS for real: a throwaway CA, server and client certificates made with the openssl command in
-// the test's temporary directory, and a redis-server listening on a TLS port that requires client
-// certificates (tls-auth-clients yes). The server certificate names only DNS:localhost, so
-// verify-full must pass for "localhost" and fail for "127.0.0.1", while verify-ca passes for both.
+// the test's temporary directory (tests/harness/tls_certificates.h), and a redis-server listening
+// on a TLS port that requires client certificates (tls-auth-clients yes). The server certificate
+// names only DNS:localhost, so verify-full must pass for "localhost" and fail for "127.0.0.1",
+// while verify-ca passes for both.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,7 +15,7 @@
 #include "tests/harness/files.h"
 #include "tests/harness/free_port.h"
 #include "tests/harness/local_servers.h"
-#include "tests/harness/subprocess.h"
+#include "tests/harness/tls_certificates.h"
 
 namespace tandem::connectors::redis {
 namespace {
@@ -27,48 +28,12 @@ using tandem::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-void Openssl(const std::string& log, std::vector<std::string> arguments) {
-  tandem::testing::SpawnOptions options;
-  options.argv = {"openssl"};
-  options.argv.insert(options.argv.end(), arguments.begin(), arguments.end());
-  options.log_path = log;
-  tandem::testing::RunCommand(options, std::chrono::seconds(60));
-}
-
-// Makes a P-256 key and a certificate for `subject` signed by ca.crt/ca.key in `dir`, with the
-// extensions in `extensions` (openssl x509 -extfile syntax).
-void MakeSignedCertificate(const std::string& dir, const std::string& name,
-                           const std::string& subject, const std::string& extensions,
-                           const std::string& serial) {
-  const std::string log = dir + "/openssl.log";
-  tandem::testing::WriteFileAtomically(dir + "/" + name + ".ext", extensions);
-  Openssl(log, {"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".csr",
-                "-subj", subject});
-  Openssl(log, {"x509", "-req", "-in", dir + "/" + name + ".csr", "-CA", dir + "/ca.crt", "-CAkey",
-                dir + "/ca.key", "-set_serial", serial, "-days", "2", "-out",
-                dir + "/" + name + ".crt", "-extfile", dir + "/" + name + ".ext"});
-}
-
-void MakeCertificateAuthority(const std::string& dir, const std::string& name,
-                              const std::string& subject) {
-  Openssl(dir + "/openssl.log",
-          {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".crt", "-subj",
-           subject, "-days", "2"});
-}
-
 class RedisTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("tandem-redis-tls");
     certs_ = dir_->path() + "/certs";
-    tandem::testing::MakeDirectories(certs_, 0755);
-    MakeCertificateAuthority(certs_, "ca", "/CN=tandem test CA");
-    MakeCertificateAuthority(certs_, "other-ca", "/CN=some other CA");
-    MakeSignedCertificate(certs_, "server", "/CN=localhost",
-                          "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n", "2");
-    MakeSignedCertificate(certs_, "client", "/CN=tandem", "extendedKeyUsage=clientAuth\n", "3");
+    tandem::testing::MakeTestCertificates(certs_, {"localhost"});
     server_ = StartTlsServer(&tls_port_).release();
   }
 
