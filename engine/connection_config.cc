@@ -1,8 +1,12 @@
 #include "engine/connection_config.h"
 
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace tandem::engine {
@@ -317,6 +321,24 @@ Result<ConnectionConfig> ParseConnectionUri(std::string_view uri, std::string_vi
     return bad("no user name (write user@host)");
   }
   return config;
+}
+
+Status CheckTlsFilesReadable(const ConnectionConfig& config, const TlsFileOptionNames& names) {
+  if (config.tls.mode == TlsMode::kDisable) {
+    return Status::Ok();
+  }
+  const std::pair<std::string, const std::string*> files[] = {
+      {std::string(names.ca) + " (tls-ca)", &config.tls.ca_file},
+      {std::string(names.cert) + " (tls-cert)", &config.tls.cert_file},
+      {std::string(names.key) + " (tls-key)", &config.tls.key_file}};
+  for (const auto& [option, path] : files) {
+    if (!path->empty() && access(path->c_str(), R_OK) != 0) {
+      return InvalidArgument("cannot connect to " + config.Redacted() + ": the " + option +
+                             " file " + *path + " cannot be read: " + std::strerror(errno) +
+                             " (give the path of a readable PEM file)");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace tandem::engine

@@ -76,6 +76,18 @@ struct ConnectionConfig {
   int RedisDatabase() const;
 };
 
+// How an engine's client names the TLS file options, for messages: {"sslrootcert", ...}.
+struct TlsFileOptionNames {
+  std::string_view ca;
+  std::string_view cert;
+  std::string_view key;
+};
+
+// Checks that every TLS file `config` names (CA, certificate, key) can be read, before a client
+// library turns a missing file into a vague handshake error. No-op when TLS is disabled.
+// Errors: kInvalidArgument naming the option (in the engine's spelling and tandem's) and the path.
+Status CheckTlsFilesReadable(const ConnectionConfig& config, const TlsFileOptionNames& names);
+
 // Parses `uri`. `what` names the flag in errors ("--source"); `password_env` names the environment
 // variable to read the password from when the URI has none (may be empty).
 // Errors: kInvalidArgument with one line saying what is wrong and the form expected. The password

@@ -25,4 +25,27 @@ int TableSchema::ColumnIndex(std::string_view name) const {
   return -1;
 }
 
+Result<TableSchema> KeyColumnsOnly(const TableSchema& table) {
+  const KeyDescriptor* key = table.IdentifyingKey();
+  if (key == nullptr) {
+    return InvalidArgument(table.id.ToString() +
+                           " has no primary key or NOT NULL unique key to chunk by");
+  }
+  TableSchema projected;
+  projected.id = table.id;
+  KeyDescriptor renumbered = *key;
+  renumbered.columns.clear();
+  for (int index : key->columns) {
+    if (index < 0 || static_cast<size_t>(index) >= table.columns.size()) {
+      return InvalidArgument("key " + key->name + " of " + table.id.ToString() +
+                             " names a column the table does not have");
+    }
+    renumbered.columns.push_back(static_cast<int>(projected.columns.size()));
+    projected.columns.push_back(table.columns[static_cast<size_t>(index)]);
+  }
+  renumbered.primary = true;  // so IdentifyingKey() picks it
+  projected.keys.push_back(renumbered);
+  return projected;
+}
+
 }  // namespace tandem::engine

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/status.h"
 #include "engine/value.h"
 
 namespace tandem::engine {
@@ -67,5 +68,11 @@ struct TableSchema {
   // Index of the column named `name`, or -1.
   int ColumnIndex(std::string_view name) const;
 };
+
+// `table` reduced to its identifying key's columns, in key order, with that key renumbered to
+// match (and marked primary), so a range query over the result selects only the key.
+// Errors: kInvalidArgument when the table has no identifying key or the key names a column the
+// table does not have.
+Result<TableSchema> KeyColumnsOnly(const TableSchema& table);
 
 }  // namespace tandem::engine

@@ -50,6 +50,22 @@ echo "== phase 1 assessment of each pair (the sample data has a table without a 
 run inspect --source "$TANDEM_MYSQL_SOURCE" --target "$TANDEM_MYSQL_TARGET"
 run inspect --source "$TANDEM_POSTGRES_SOURCE" --target "$TANDEM_POSTGRES_TARGET"
 run inspect --source "$TANDEM_REDIS_SOURCE" --target "$TANDEM_REDIS_TARGET" --format json
+echo
+echo "== consistency check: the same sample data was loaded on both sides of each SQL pair"
+run verify --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop"
+run verify --source "$TANDEM_POSTGRES_SOURCE" --target "$TANDEM_POSTGRES_TARGET"
+echo
+echo "== now change one row on the MySQL target and name the difference, with the statement that repairs it"
+mysql_target_port=${TANDEM_MYSQL_TARGET##*:}
+MYSQL_PWD=tandem-secret mariadb --protocol=TCP -h 127.0.0.1 -P "$mysql_target_port" -u tandem \
+  -e "UPDATE shop.customers SET full_name = CONCAT(full_name, ' (edited)') ORDER BY email LIMIT 1"
+run verify --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop" \
+  --table shop.customers --repair-sql "$demo_dir/repair.sql"
+echo "repair statements written to $demo_dir/repair.sql:"
+cat "$demo_dir/repair.sql"
+echo
+echo "== replication lag is measured by 'tandem lag' once a replica or 'tandem sync' feeds the target;"
+echo "   these demo pairs are independent servers, so it is not run here"
 if [ "$keep" = true ]; then
   echo
   echo "servers left running (stop them with: $servers stop --dir $demo_dir):"

@@ -45,28 +45,6 @@ void ApplyTls(MYSQL* handle, const engine::TlsOptions& tls) {
   }
 }
 
-// Connector/C reports a missing or unreadable CA, certificate or key file as "TLS/SSL error: No
-// such file or directory (2)", naming neither the file nor the option, so they are checked first.
-// Errors: kInvalidArgument naming the option and the path.
-Status CheckTlsFiles(const ConnectionConfig& config) {
-  if (config.tls.mode == TlsMode::kDisable) {
-    return Status::Ok();
-  }
-  const std::pair<const char*, const std::string*> files[] = {
-      {"ssl-ca (tls-ca)", &config.tls.ca_file},
-      {"ssl-cert (tls-cert)", &config.tls.cert_file},
-      {"ssl-key (tls-key)", &config.tls.key_file}};
-  for (const auto& [option, path] : files) {
-    if (!path->empty() && access(path->c_str(), R_OK) != 0) {
-      return engine::InvalidArgument("cannot connect to " + config.Redacted() + ": the " + option +
-                                     " file " + *path + " cannot be read: " + std::strerror(errno) +
-                                     " (give the path of a readable PEM "
-                                     "file)");
-    }
-  }
-  return Status::Ok();
-}
-
 // "10.11.6-MariaDB-0+deb12u1-log" without a "5.5.5-" replication prefix some servers add.
 std::string StripReplicationPrefix(std::string version) {
   constexpr std::string_view kPrefix = "5.5.5-";
@@ -87,7 +65,7 @@ Result<std::unique_ptr<MySqlConnection>> MySqlConnection::Open(const ConnectionC
   if (config.engine != engine::EngineKind::kMySql) {
     return engine::InvalidArgument("not a MySQL/MariaDB URI: " + config.Redacted());
   }
-  TANDEM_RETURN_IF_ERROR(CheckTlsFiles(config));
+  TANDEM_RETURN_IF_ERROR(engine::CheckTlsFilesReadable(config, {"ssl-ca", "ssl-cert", "ssl-key"}));
   InitializeClientLibraryOnce();
   MYSQL* handle = mysql_init(nullptr);
   if (handle == nullptr) {

@@ -17,31 +17,6 @@ using engine::Result;
 using engine::Row;
 using engine::TableSchema;
 
-// `table` reduced to its identifying key's columns, the key renumbered to match, so a range
-// query over it selects only the key.
-Result<TableSchema> KeyOnly(const TableSchema& table) {
-  const engine::KeyDescriptor* key = table.IdentifyingKey();
-  if (key == nullptr) {
-    return engine::InvalidArgument(table.id.ToString() +
-                                   " has no primary key or NOT NULL unique key to chunk by");
-  }
-  TableSchema projected;
-  projected.id = table.id;
-  engine::KeyDescriptor renumbered = *key;
-  renumbered.columns.clear();
-  for (int index : key->columns) {
-    if (index < 0 || static_cast<size_t>(index) >= table.columns.size()) {
-      return engine::InvalidArgument("key " + key->name + " of " + table.id.ToString() +
-                                     " names a column the table does not have");
-    }
-    renumbered.columns.push_back(static_cast<int>(projected.columns.size()));
-    projected.columns.push_back(table.columns[static_cast<size_t>(index)]);
-  }
-  renumbered.primary = true;  // so IdentifyingKey() picks it
-  projected.keys.push_back(renumbered);
-  return projected;
-}
-
 class MySqlVerificationSupport final : public engine::VerificationSupport {
  public:
   explicit MySqlVerificationSupport(MySqlConnection& connection) : connection_(connection) {}
@@ -49,7 +24,7 @@ class MySqlVerificationSupport final : public engine::VerificationSupport {
   Result<std::optional<Row>> KeyAfter(const TableSchema& table,
                                       const std::optional<KeyBound>& after,
                                       int64_t offset) override {
-    TANDEM_ASSIGN_OR_RETURN(TableSchema key_only, KeyOnly(table));
+    TANDEM_ASSIGN_OR_RETURN(TableSchema key_only, engine::KeyColumnsOnly(table));
     KeyRange range;
     range.lower = after;
     TANDEM_ASSIGN_OR_RETURN(RangeQuery query, BuildRangeQuery(key_only, range));

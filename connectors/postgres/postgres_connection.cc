@@ -91,28 +91,6 @@ bool SendCancel(PGconn* conn, std::chrono::milliseconds limit) {
 
 void DiscardNotice(void* /*arg*/, const PGresult* /*notice*/) {}
 
-// libpq names a missing root certificate file but treats it as a connection failure, and reports
-// an unreadable one as a TLS error; a bad path in the URI is the caller's mistake, so the files
-// are checked first. Errors: kInvalidArgument naming the option and the path.
-Status CheckTlsFiles(const ConnectionConfig& config) {
-  if (config.tls.mode == engine::TlsMode::kDisable) {
-    return Status::Ok();
-  }
-  const std::pair<const char*, const std::string*> files[] = {
-      {"sslrootcert (tls-ca)", &config.tls.ca_file},
-      {"sslcert (tls-cert)", &config.tls.cert_file},
-      {"sslkey (tls-key)", &config.tls.key_file}};
-  for (const auto& [option, path] : files) {
-    if (!path->empty() && access(path->c_str(), R_OK) != 0) {
-      return engine::InvalidArgument("cannot connect to " + config.Redacted() + ": the " + option +
-                                     " file " + *path + " cannot be read: " + std::strerror(errno) +
-                                     " (give the path of a readable PEM "
-                                     "file)");
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
@@ -121,7 +99,8 @@ Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
     return engine::InvalidArgument("cannot open " + config.Redacted() +
                                    " with the PostgreSQL connector (use a postgres:// URI)");
   }
-  TANDEM_RETURN_IF_ERROR(CheckTlsFiles(config));
+  TANDEM_RETURN_IF_ERROR(
+      engine::CheckTlsFilesReadable(config, {"sslrootcert", "sslcert", "sslkey"}));
   const std::string port = std::to_string(config.port);
   const std::string connect_timeout = std::to_string(config.connect_timeout.count());
   const std::string statement_timeout = std::to_string(Milliseconds(config.read_timeout));
