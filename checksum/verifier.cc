@@ -1,6 +1,7 @@
 #include "checksum/verifier.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -147,12 +148,13 @@ std::vector<Difference> Intersect(const std::vector<Difference>& current,
 // Verification of one table. Shared by the workers; every member below `mu_` is guarded by it.
 class TableRun {
  public:
-  TableRun(const VerifyOptions& options, const TablePairing& pairing, bool live,
+  TableRun(const VerifyOptions& options, const TablePairing& pairing, bool live, bool same_engine,
            SqlDatabase& planner, TableReport* report, VerifyState* state, int tables_done,
            int tables_total)
       : options_(options),
         pairing_(pairing),
         live_(live),
+        server_hashing_(same_engine && options.hashing != Hashing::kClient),
         planner_(planner),
         report_(report),
         state_(state),
@@ -160,6 +162,11 @@ class TableRun {
         tables_total_(tables_total) {
     chunk_rows_ = options.chunk_rows > 0 ? options.chunk_rows
                                          : std::max<int64_t>(1, options.initial_chunk_rows);
+    for (const ColumnPair& pair : pairing.compared) {
+      source_columns_.push_back(pair.source_index);
+      target_columns_.push_back(pair.target_index);
+    }
+    report_->hashing = server_hashing_ ? "server" : "client";
   }
 
   // Runs the keyed chunk loop on `workers`. Returns kCancelled when stopped on request.
@@ -418,16 +425,60 @@ class TableRun {
     return digest;
   }
 
-  // Both sides of `range` at the same time: the target on a helper thread.
-  Result<std::pair<ChunkDigest, ChunkDigest>> DigestBoth(Connections& worker,
-                                                         const KeyRange& range) {
-    std::future<Result<ChunkDigest>> target = std::async(
-        std::launch::async, [&] { return Digest(*worker.target, /*source=*/false, range); });
-    Result<ChunkDigest> source = Digest(*worker.source, /*source=*/true, range);
-    Result<ChunkDigest> target_digest = target.get();
+  // What one side's rows of a range hash to: the server's digest (`server`) or the client-side
+  // ChunkDigest. Fingerprints of the two sides compare only when made the same way.
+  struct Fingerprint {
+    int64_t rows = 0;
+    std::string digest;  // ServerDigest method + aggregate, or the ChunkDigest's sum
+    friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
+  };
+
+  Result<Fingerprint> FingerprintOf(SqlDatabase& database, bool source, const KeyRange& range,
+                                    bool server) {
+    Fingerprint fingerprint;
+    if (server) {
+      TANDEM_ASSIGN_OR_RETURN(
+          engine::ServerDigest digest,
+          database.verification()->DigestRange(source ? pairing_.source : pairing_.target,
+                                               source ? source_columns_ : target_columns_, range));
+      fingerprint.rows = digest.rows;
+      fingerprint.digest = digest.method + ":" + digest.aggregate;
+      return fingerprint;
+    }
+    TANDEM_ASSIGN_OR_RETURN(ChunkDigest digest, Digest(database, source, range));
+    fingerprint.rows = digest.rows();
+    fingerprint.digest = "client:" + digest.sum().ToHex();
+    return fingerprint;
+  }
+
+  // Both sides' fingerprints of `range`. Without `live_order`, read at the same time (the target
+  // on a helper thread). With it, in the live order: source, then its position P, then wait until
+  // the target applied P, then target; nullopt (and *unconfirmed set) when the target did not
+  // catch up in time.
+  Result<std::optional<std::pair<Fingerprint, Fingerprint>>> FingerprintBoth(
+      Connections& worker, const KeyRange& range, bool server, bool live_order,
+      std::optional<SkippedRange>* unconfirmed) {
+    if (live_order) {
+      TANDEM_ASSIGN_OR_RETURN(Fingerprint source,
+                              FingerprintOf(*worker.source, true, range, server));
+      std::string position;
+      TANDEM_ASSIGN_OR_RETURN(bool caught_up, CatchUp(worker, &position));
+      if (!caught_up) {
+        *unconfirmed = SkippedRange{range.ToString(), CatchUpTimeoutReason(position)};
+        return std::optional<std::pair<Fingerprint, Fingerprint>>();
+      }
+      TANDEM_ASSIGN_OR_RETURN(Fingerprint target,
+                              FingerprintOf(*worker.target, false, range, server));
+      return std::make_optional(std::make_pair(std::move(source), std::move(target)));
+    }
+    std::future<Result<Fingerprint>> target = std::async(std::launch::async, [&] {
+      return FingerprintOf(*worker.target, /*source=*/false, range, server);
+    });
+    Result<Fingerprint> source = FingerprintOf(*worker.source, /*source=*/true, range, server);
+    Result<Fingerprint> target_fingerprint = target.get();
     TANDEM_RETURN_IF_ERROR_CONTEXT(source, "source");
-    TANDEM_RETURN_IF_ERROR_CONTEXT(target_digest, "target");
-    return std::make_pair(*source, *target_digest);
+    TANDEM_RETURN_IF_ERROR_CONTEXT(target_fingerprint, "target");
+    return std::make_optional(std::make_pair(std::move(*source), std::move(*target_fingerprint)));
   }
 
   // Waits until the target applied what the source holds now. False on timeout.
@@ -442,33 +493,76 @@ class TableRun {
            " ms, so a difference seen here could not be confirmed";
   }
 
-  Result<ChunkResult> CompareChunk(Connections& worker, const KeyRange& range) {
-    ChunkResult result;
-    TANDEM_ASSIGN_OR_RETURN(auto digests, DigestBoth(worker, range));
-    result.source_rows = digests.first.rows();
-    result.target_rows = digests.second.rows();
-    if (digests.first == digests.second) {
-      return result;
+  // Called when server digests differed but the rows agreed: server text that differs for equal
+  // values. After a few, the table is hashed client-side only (kAuto), which is then cheaper.
+  void NoteServerFalseMismatch() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (options_.hashing == Hashing::kAuto && ++server_false_mismatches_ >= 3) {
+      DropServerHashingLocked();
     }
-    if (live_) {
-      for (int attempt = 0; attempt < options_.recheck_attempts; ++attempt) {
-        TANDEM_ASSIGN_OR_RETURN(ChunkDigest source, Digest(*worker.source, true, range));
-        std::string position;
-        TANDEM_ASSIGN_OR_RETURN(bool caught_up, CatchUp(worker, &position));
-        if (!caught_up) {
-          result.skipped = SkippedRange{range.ToString(), CatchUpTimeoutReason(position)};
-          return result;
-        }
-        TANDEM_ASSIGN_OR_RETURN(ChunkDigest target, Digest(*worker.target, false, range));
-        result.source_rows = source.rows();
-        result.target_rows = target.rows();
-        if (source == target) {
-          return result;
-        }
+  }
+
+  void DropServerHashingLocked() {
+    if (server_hashing_.exchange(false)) {
+      report_->hashing = "server+client";
+    }
+  }
+
+  // Whether `range` holds the same rows on both sides, read the way `live_order` says. Server
+  // digests are tried first when enabled; when they differ the rows are hashed client-side, which
+  // decides (a server digest difference can be a difference of text only).
+  Result<std::optional<std::pair<Fingerprint, Fingerprint>>> SameRows(
+      Connections& worker, const KeyRange& range, bool live_order, bool* same,
+      std::optional<SkippedRange>* unconfirmed) {
+    const bool server = server_hashing_.load();
+    std::optional<std::pair<Fingerprint, Fingerprint>> both;
+    if (server) {
+      TANDEM_ASSIGN_OR_RETURN(both, FingerprintBoth(worker, range, true, live_order, unconfirmed));
+      if (!both || both->first == both->second) {
+        *same = both.has_value();
+        return both;
+      }
+      if (both->first.digest.substr(0, both->first.digest.find(':')) !=
+          both->second.digest.substr(0, both->second.digest.find(':'))) {
+        std::lock_guard<std::mutex> lock(mu_);
+        DropServerHashingLocked();  // different server versions: their digests never compare
       }
     }
-    TANDEM_ASSIGN_OR_RETURN(result.differences, DrillDown(worker, range, digests.first.rows(),
-                                                          digests.second.rows(), 0, &result));
+    TANDEM_ASSIGN_OR_RETURN(both, FingerprintBoth(worker, range, false, live_order, unconfirmed));
+    *same = both && both->first == both->second;
+    if (*same && server && !live_) {
+      NoteServerFalseMismatch();
+    }
+    return both;
+  }
+
+  Result<ChunkResult> CompareChunk(Connections& worker, const KeyRange& range) {
+    ChunkResult result;
+    bool same = false;
+    std::optional<std::pair<Fingerprint, Fingerprint>> both;
+    if (live_) {
+      // At the same time first (the fast path), then once more in the live order: a difference
+      // the replica had not applied yet goes away. Drill-down reads in the live order too, and
+      // leaves are re-read recheck_attempts times.
+      const bool server = server_hashing_.load();
+      TANDEM_ASSIGN_OR_RETURN(both, FingerprintBoth(worker, range, server, false, &result.skipped));
+      same = both->first == both->second;
+      if (!same) {
+        TANDEM_ASSIGN_OR_RETURN(both, SameRows(worker, range, true, &same, &result.skipped));
+      }
+    } else {
+      TANDEM_ASSIGN_OR_RETURN(both, SameRows(worker, range, false, &same, &result.skipped));
+    }
+    if (!both) {
+      return result;  // not confirmed in time: a skipped range
+    }
+    result.source_rows = both->first.rows;
+    result.target_rows = both->second.rows;
+    if (same) {
+      return result;
+    }
+    TANDEM_ASSIGN_OR_RETURN(result.differences, DrillDown(worker, range, result.source_rows,
+                                                          result.target_rows, 0, &result));
     return result;
   }
 
@@ -495,26 +589,16 @@ class TableRun {
     halves[1].lower = KeyBound{*middle, false};
     halves[1].upper = range.upper;
     for (const KeyRange& half : halves) {
-      std::pair<ChunkDigest, ChunkDigest> digests;
-      if (live_) {
-        // The live order, so rows the replica has not applied yet do not look different.
-        TANDEM_ASSIGN_OR_RETURN(digests.first, Digest(*worker.source, true, half));
-        std::string position;
-        TANDEM_ASSIGN_OR_RETURN(bool caught_up, CatchUp(worker, &position));
-        if (!caught_up) {
-          result->skipped = SkippedRange{half.ToString(), CatchUpTimeoutReason(position)};
-          continue;
-        }
-        TANDEM_ASSIGN_OR_RETURN(digests.second, Digest(*worker.target, false, half));
-      } else {
-        TANDEM_ASSIGN_OR_RETURN(digests, DigestBoth(worker, half));
-      }
-      if (digests.first == digests.second) {
+      // Server digests when enabled (a half that differs only in text ends in leaves whose rows
+      // compare equal), in the live order under a live replica so rows in flight do not count.
+      TANDEM_ASSIGN_OR_RETURN(auto both, FingerprintBoth(worker, half, server_hashing_.load(),
+                                                         live_, &result->skipped));
+      if (!both || both->first == both->second) {
         continue;
       }
       TANDEM_ASSIGN_OR_RETURN(
           std::vector<Difference> found,
-          DrillDown(worker, half, digests.first.rows(), digests.second.rows(), depth + 1, result));
+          DrillDown(worker, half, both->first.rows, both->second.rows, depth + 1, result));
       for (Difference& difference : found) {
         out.push_back(std::move(difference));
       }
@@ -701,6 +785,10 @@ class TableRun {
   const VerifyOptions& options_;
   const TablePairing& pairing_;
   const bool live_;
+  std::vector<int> source_columns_;  // the compared columns' indexes on each side
+  std::vector<int> target_columns_;
+  // Whether chunks are digested by the servers first; cleared (never set again) by any worker.
+  std::atomic<bool> server_hashing_;
   SqlDatabase& planner_;       // used under mu_ only, by whichever worker plans
   TableReport* const report_;  // guarded by mu_ while workers run
   VerifyState* const state_;   // guarded by mu_; may be nullptr
@@ -717,6 +805,7 @@ class TableRun {
   std::optional<Row> committed_upper_;
   Status fatal_;
   bool stopped_ = false;
+  int server_false_mismatches_ = 0;
 
  public:
   // Joins missing/extra pairs of one key into `changed` (or drops them when the rows are equal):
@@ -826,6 +915,7 @@ Result<VerifyReport> Verify(const engine::ConnectionConfig& source_config,
   }
 
   const bool live = IsLiveReplica(*source, *target);
+  const bool same_engine = source_config.engine == target_config.engine;
   std::vector<Connections> workers(static_cast<size_t>(std::max(1, options.threads)));
   for (Connections& worker : workers) {
     TANDEM_ASSIGN_OR_RETURN(worker.source, OpenSql(open, source_config, "source"));
@@ -868,8 +958,8 @@ Result<VerifyReport> Verify(const engine::ConnectionConfig& source_config,
       ++tables_done;
       continue;
     }
-    TableRun run(options, *pairing, live, *source, &table_report, state ? &*state : nullptr,
-                 tables_done, static_cast<int>(tables.size()));
+    TableRun run(options, *pairing, live, same_engine, *source, &table_report,
+                 state ? &*state : nullptr, tables_done, static_cast<int>(tables.size()));
     Status status = pairing->keyed() ? run.RunKeyed(workers) : run.RunKeyless(workers.front());
     if (status.code() == engine::StatusCode::kCancelled) {
       return status;

@@ -9,14 +9,18 @@
 //   2. `threads` workers take chunks; each worker owns one source and one target connection and
 //      reads both sides of a chunk at the same time (the target on a helper thread), hashing every
 //      row client-side (XXH3-128 of the canonical encoding of the compared columns, summed with a
-//      row count: row_digest.h). Memory: one row per side in flight.
+//      row count: row_digest.h). Memory: one row per side in flight. Where source and target are
+//      the same engine the servers digest the chunk themselves instead (Hashing below) and only
+//      a chunk whose server digests differ is hashed client-side.
 //   3. A chunk whose digests differ is, when the target is a native replica of the source (same
-//      engine, the target reports replica lag), re-read up to `recheck_attempts` times in the live
-//      order: source read, then the source position P, then wait until the target applied P
-//      (bounded by `catch_up_timeout`), then target read. If any attempt matches, the chunk is
-//      consistent: the difference was replication in flight.
+//      engine, the target reports replica lag), read once more in the live order: source read,
+//      then the source position P, then wait until the target applied P (bounded by
+//      `catch_up_timeout`), then target read. If it matches, the chunk is consistent: the
+//      difference was replication in flight. A server digest difference is always confirmed by
+//      client-side hashing before the chunk counts as different.
 //   4. A chunk still different is bisected (split at the middle key of the side with more rows,
-//      halves re-hashed, only differing halves followed) down to `leaf_rows` rows, and each leaf
+//      halves re-hashed (server digests when enabled; in the live order under a live replica),
+//      only differing halves followed) down to `leaf_rows` rows, and each leaf
 //      is read whole on both sides and joined on the key: `missing` (in the target), `extra` (in
 //      the target), `changed` (with the columns). Under a live replica a leaf is read
 //      `recheck_attempts` times in the live order, plus a second source read after the target
@@ -68,6 +72,14 @@ struct VerifyProgress {
   int tables_total = 0;
 };
 
+// How chunks are hashed. kServer: each side's server computes a digest of the range
+// (VerificationSupport::DigestRange, only where source and target are the same engine), and a
+// mismatch is confirmed with client-side hashing before anything is called different; kClient:
+// rows are streamed and hashed here. kAuto: kServer where the engines match (measured faster:
+// BENCHMARKS.md), dropping to kClient for a table whose server digests keep disagreeing while its
+// rows agree (values whose server text differs, e.g. DECIMAL columns of different scale).
+enum class Hashing { kAuto, kServer, kClient };
+
 struct VerifyOptions {
   std::vector<engine::TableId> tables;  // default empty: every table the source URI shows
   int threads = 2;                      // parallel chunks; each uses one connection per side
@@ -78,6 +90,7 @@ struct VerifyOptions {
   int64_t max_threads_running = 25;     // <= 0: do not throttle on source load
   std::chrono::milliseconds catch_up_timeout{30000};
   std::chrono::milliseconds throttle_timeout{600000};
+  Hashing hashing = Hashing::kAuto;
   int recheck_attempts = 3;        // live re-reads of a differing chunk / leaf
   int64_t leaf_rows = 64;          // bisect until a range has at most this many rows
   size_t max_differences = 10000;  // per table kept in the report (and state)

@@ -63,6 +63,7 @@ json VerifyReport::ToJson() const {
     entry["target_rows"] = table.target_rows;
     entry["chunks"] = table.chunks;
     entry["resumed_chunks"] = table.resumed_chunks;
+    entry["hashing"] = table.hashing;
     entry["key"] = table.key_columns;
     entry["skipped"] = json::array();
     for (const SkippedRange& skipped : table.skipped) {

@@ -64,6 +64,9 @@ struct TableReport {
   std::vector<std::string> warnings;
   std::vector<Difference> differences;
   bool differences_truncated = false;  // more were found than the report keeps
+  // How chunks were hashed: "server" (pushdown digests, each mismatch re-hashed client-side),
+  // "client", or "server+client" when server digests were dropped part way.
+  std::string hashing = "client";
 
   bool complete() const { return skipped.empty() && skipped_columns.empty(); }
 };

@@ -25,6 +25,7 @@
 #include "engine/assessment.h"
 #include "engine/connection_config.h"
 #include "engine/key_range.h"
+#include "engine/keyspace_verification.h"
 #include "engine/status.h"
 #include "engine/table_schema.h"
 #include "engine/value.h"
@@ -103,6 +104,11 @@ class KeyValueDatabase : public Database {
  public:
   // Key counts of every non-empty logical database.
   virtual Result<std::vector<KeyspaceInfo>> DescribeKeyspaces() = 0;
+
+  // Keyspace walks, pipelined probes, replication offsets and DUMP over this connection, for
+  // verify (engine/keyspace_verification.h); nullptr when the connector offers none. Owned by
+  // this object and valid as long as it is; used by the same thread.
+  virtual KeyspaceVerification* keyspace_verification() { return nullptr; }
 };
 
 // Opens a connection for a parsed URI. tools/ provides the one that dispatches on the engine;

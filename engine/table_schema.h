@@ -53,11 +53,27 @@ struct KeyDescriptor {
   friend bool operator==(const KeyDescriptor&, const KeyDescriptor&) = default;
 };
 
+// A foreign key of the table: `columns` (indexes into TableSchema::columns) reference
+// `referenced_columns` (names, paired in order) of `referenced_table`. The change pipeline uses it
+// to order a child row's change after its parent row's (engine/writeset.h); that ordering holds
+// when the referenced columns are the parent's primary key or one of its unique keys, as they are
+// in practice (PostgreSQL requires it; MySQL only requires an index).
+struct ForeignKey {
+  std::string name;
+  std::vector<int> columns;
+  TableId referenced_table;
+  std::vector<std::string> referenced_columns;
+
+  friend bool operator==(const ForeignKey&, const ForeignKey&) = default;
+};
+
 struct TableSchema {
   TableId id;
   std::vector<Column> columns;
   // Primary key first when there is one, then unique keys.
   std::vector<KeyDescriptor> keys;
+  // Foreign keys this table declares, when the catalog read collects them (may be empty).
+  std::vector<ForeignKey> foreign_keys;
   // Estimates from the catalog (may be stale or -1 when unknown).
   int64_t estimated_rows = -1;
   int64_t data_bytes = -1;

@@ -16,6 +16,8 @@
 //                                                                 (nullopt when not a standby)
 //   ThreadsRunning       Threads_running status variable          active backends in
 //                                                                 pg_stat_activity
+//   DigestRange          COUNT(*), SUM(CRC32(r) << 32 | CRC32C(r)) count(*),
+//                        (MD5 halves where CRC32C is missing) sum(hashtextextended(ROW(..)::text))
 //
 // Positions are opaque text that only the engine that produced them compares: a MariaDB GTID set
 // ("0-1-42,1-2-7") or a PostgreSQL LSN ("0/16B3748"). They are meaningful across a source and its
@@ -28,6 +30,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/key_range.h"
 #include "engine/status.h"
@@ -35,6 +38,21 @@
 #include "engine/value.h"
 
 namespace tandem::engine {
+
+// A digest of a key range computed by the server (pushdown): the row count and an
+// order-independent aggregate of per-row hashes of the server's text form of the row. Per-row
+// hashes are summed exactly (never XORed, which cancels equal errors in pairs of rows), so a
+// difference cancels only when the hash sums collide. Two ServerDigests are comparable only when
+// the same engine computed them with the same `method`; equal values whose server text differs
+// (1.5 vs 1.50 in columns of different scale) make digests differ, so a caller confirms a
+// mismatch with a client-side digest before calling it a difference.
+struct ServerDigest {
+  int64_t rows = 0;
+  std::string aggregate;  // decimal text of the sums, "s1" or "s1:s2"
+  std::string method;     // "crc32+crc32c", "md5", "hashtextextended"
+
+  friend bool operator==(const ServerDigest&, const ServerDigest&) = default;
+};
 
 class VerificationSupport {
  public:
@@ -70,6 +88,15 @@ class VerificationSupport {
   // Statements executing on the server right now (this one included): the load signal verify
   // backs off on.
   virtual Result<int64_t> ThreadsRunning() = 0;
+
+  // The server-side digest of `columns` (indexes into table.columns, in this order) over the rows
+  // of `range`. Each row's text joins the columns' exact text forms (floats widened so every
+  // distinct value prints distinctly, string lengths included so values cannot shift between
+  // columns, NULL flagged apart from empty). REQUIRES: `columns` non-empty and in range.
+  // Errors: as ReadRange.
+  virtual Result<ServerDigest> DigestRange(const TableSchema& table,
+                                           const std::vector<int>& columns,
+                                           const KeyRange& range) = 0;
 
  protected:
   VerificationSupport() = default;

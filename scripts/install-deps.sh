@@ -16,7 +16,7 @@ packages=(
   # real servers for tests and the demo
   mariadb-server mariadb-client postgresql-15 postgresql-client-15 redis-server redis-tools
   # tooling used by tests and benchmarks
-  procps psmisc iproute2 sysbench percona-toolkit
+  procps psmisc iproute2 sysbench percona-toolkit time jq bc zlib1g-dev
 )
 missing=()
 for p in "${packages[@]}"; do

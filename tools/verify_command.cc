@@ -15,6 +15,8 @@
 #include "checksum/verifier.h"
 #include "tools/command.h"
 #include "tools/database_opener.h"
+#include "tools/redis_verify_command.h"
+#include "tools/verify_output.h"
 
 namespace tandem::tools {
 namespace {
@@ -24,7 +26,7 @@ namespace po = boost::program_options;
 constexpr char kUsage[] =
     "Usage: tandem verify --source URI --target URI [--table db.t ...] [--threads N]\n"
     "                     [--chunk-time S] [--max-lag MS] [--report PATH] [--repair-sql PATH]\n"
-    "                     [--state PATH] [--format text|json]\n"
+    "                     [--state PATH] [--hashing auto|server|client] [--format text|json]\n"
     "\n"
     "Proves that the target holds the same rows as the source, table by table, in key-range\n"
     "chunks read on both sides at the same time and hashed with XXH3-128 over a canonical\n"
@@ -34,6 +36,10 @@ constexpr char kUsage[] =
     "is re-checked after the replica applied the source position it was read at, so writes in\n"
     "flight are not reported. Tables without a primary or NOT NULL unique key are compared as\n"
     "multisets of rows, with a warning.\n"
+    "\n"
+    "--hashing server has each server digest its chunk (same engine on both sides only; a chunk\n"
+    "whose digests differ is hashed here before anything is called different); client streams\n"
+    "the rows and hashes them here; auto (default) uses the servers where the engines match.\n"
     "\n"
     "--max-lag pauses while the replica trails more than MS milliseconds; --max-threads-running\n"
     "pauses while the source is busy. --state records finished chunks: a run killed and started\n"
@@ -145,6 +151,9 @@ int WriteRepairSql(const std::string& path, const engine::ConnectionConfig& sour
 }  // namespace
 
 int RunVerifyCommand(const std::vector<std::string>& args) {
+  if (NamesRedisServer(args)) {
+    return RunRedisVerifyCommand(args);  // keyspace comparison, tools/redis_verify_command.h
+  }
   const int default_threads =
       static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 2u, 8u));
   po::options_description options("Options");
@@ -169,6 +178,8 @@ int RunVerifyCommand(const std::vector<std::string>& args) {
       "repair-sql", po::value<std::string>(),
       "write statements that make the target match the source to PATH")(
       "state", po::value<std::string>(), "resume state file (created if missing)")(
+      "hashing", po::value<std::string>()->default_value("auto"),
+      "auto, server (pushdown digests; same engine only) or client")(
       "format", po::value<std::string>()->default_value("text"), "text or json");
   po::variables_map values;
   int exit_code = kExitCannotAnswer;
@@ -210,6 +221,16 @@ int RunVerifyCommand(const std::vector<std::string>& args) {
     return ReportError("verify",
                        "--chunk-time and --catch-up-timeout must be positive, --chunk-rows >= 0");
   }
+  const std::string hashing = values["hashing"].as<std::string>();
+  if (hashing == "auto") {
+    verify_options.hashing = checksum::Hashing::kAuto;
+  } else if (hashing == "server") {
+    verify_options.hashing = checksum::Hashing::kServer;
+  } else if (hashing == "client") {
+    verify_options.hashing = checksum::Hashing::kClient;
+  } else {
+    return ReportError("verify", "--hashing must be auto, server or client, not '" + hashing + "'");
+  }
   verify_options.catch_up_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(catch_up * 1000));
   if (values.count("state")) {
@@ -230,12 +251,9 @@ int RunVerifyCommand(const std::vector<std::string>& args) {
   }
   const nlohmann::json json = report->ToJson();
   if (values.count("report")) {
-    std::ofstream out(values["report"].as<std::string>(), std::ios::trunc);
-    out << json.dump(2) << "\n";
-    out.flush();
-    if (!out) {
-      return ReportError("verify",
-                         "cannot write --report file " + values["report"].as<std::string>());
+    const int written = WriteJsonReportFile(json, values["report"].as<std::string>());
+    if (written != kExitYes) {
+      return written;
     }
   }
   if (values.count("repair-sql")) {
@@ -245,29 +263,7 @@ int RunVerifyCommand(const std::vector<std::string>& args) {
       return written;
     }
   }
-  if (*format == OutputFormat::kJson) {
-    std::cout << json.dump(2) << std::endl;
-  } else {
-    std::cout << report->ToText() << std::flush;
-  }
-  if (report->Consistent()) {
-    return kExitYes;
-  }
-  if (report->HasDifferences()) {
-    return kExitNo;
-  }
-  for (const checksum::TableReport& table : report->tables) {
-    if (!table.skipped.empty()) {
-      return ReportError("verify", "could not compare all of " + table.table.ToString() + ": " +
-                                       table.skipped.front().reason);
-    }
-    if (!table.skipped_columns.empty()) {
-      return ReportError(
-          "verify", "column " + table.table.ToString() + "." + table.skipped_columns.front().name +
-                        " was not compared: " + table.skipped_columns.front().reason);
-    }
-  }
-  return kExitCannotAnswer;
+  return FinishVerify(*report, json, report->ToText(), *format);
 }
 
 }  // namespace tandem::tools

@@ -52,17 +52,17 @@ std::string QuoteTable(const engine::TableId& table) {
   return QuoteIdentifier(table.schema) + "." + QuoteIdentifier(table.name);
 }
 
-Result<RangeQuery> BuildRangeQuery(const TableSchema& table, const KeyRange& range) {
+namespace {
+
+// SELECT `select_list` FROM the table WHERE the range [ORDER BY the key].
+Result<RangeQuery> BuildRangeSelect(const TableSchema& table, const KeyRange& range,
+                                    const std::string& select_list, bool ordered) {
   if (table.columns.empty()) {
     return engine::InvalidArgument("cannot read " + table.id.ToString() +
                                    ": its description has no columns (describe it first)");
   }
   RangeQuery query;
-  query.sql = "SELECT ";
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    query.sql += (i == 0 ? "" : ", ") + QuoteIdentifier(table.columns[i].name);
-  }
-  query.sql += " FROM " + QuoteTable(table.id);
+  query.sql = "SELECT " + select_list + " FROM " + QuoteTable(table.id);
 
   const KeyDescriptor* key = table.IdentifyingKey();
   if (key == nullptr) {
@@ -104,11 +104,28 @@ Result<RangeQuery> BuildRangeQuery(const TableSchema& table, const KeyRange& ran
   for (size_t i = 0; i < conditions.size(); ++i) {
     query.sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];
   }
-  query.sql += " ORDER BY ";
-  for (size_t i = 0; i < key_columns.size(); ++i) {
-    query.sql += (i == 0 ? "" : ", ") + key_columns[i];
+  if (ordered) {
+    query.sql += " ORDER BY ";
+    for (size_t i = 0; i < key_columns.size(); ++i) {
+      query.sql += (i == 0 ? "" : ", ") + key_columns[i];
+    }
   }
   return query;
+}
+
+}  // namespace
+
+Result<RangeQuery> BuildRangeQuery(const TableSchema& table, const KeyRange& range) {
+  std::string select_list;
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    select_list += (i == 0 ? "" : ", ") + QuoteIdentifier(table.columns[i].name);
+  }
+  return BuildRangeSelect(table, range, select_list, /*ordered=*/true);
+}
+
+Result<RangeQuery> BuildRangeAggregateQuery(const TableSchema& table, const KeyRange& range,
+                                            const std::string& select_list) {
+  return BuildRangeSelect(table, range, select_list, /*ordered=*/false);
 }
 
 }  // namespace tandem::connectors::mysql

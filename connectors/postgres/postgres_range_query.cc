@@ -58,17 +58,13 @@ std::string QuoteTable(const engine::TableId& table) {
   return QuoteIdentifier(table.schema) + "." + QuoteIdentifier(table.name);
 }
 
-Result<RangeQuery> BuildRangeQuery(const engine::TableSchema& table,
-                                   const engine::KeyRange& range) {
+namespace {
+
+// SELECT `select_list` FROM the table WHERE the range [ORDER BY the key].
+Result<RangeQuery> BuildRangeSelect(const engine::TableSchema& table, const engine::KeyRange& range,
+                                    const std::string& select_list, bool ordered) {
   RangeQuery query;
-  query.sql = "SELECT ";
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    if (i > 0) {
-      query.sql += ", ";
-    }
-    query.sql += QuoteIdentifier(table.columns[i].name);
-  }
-  query.sql += " FROM " + QuoteTable(table.id);
+  query.sql = "SELECT " + select_list + " FROM " + QuoteTable(table.id);
 
   const engine::KeyDescriptor* key = table.IdentifyingKey();
   if (key == nullptr) {
@@ -102,8 +98,27 @@ Result<RangeQuery> BuildRangeQuery(const engine::TableSchema& table,
     TANDEM_RETURN_IF_ERROR(AppendBound(table, *key, key_list, *range.upper,
                                        range.upper->inclusive ? "<=" : "<", "upper", &query));
   }
-  query.sql += " ORDER BY " + key_list;
+  if (ordered) {
+    query.sql += " ORDER BY " + key_list;
+  }
   return query;
+}
+
+}  // namespace
+
+Result<RangeQuery> BuildRangeQuery(const engine::TableSchema& table,
+                                   const engine::KeyRange& range) {
+  std::string select_list;
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    select_list += (i == 0 ? "" : ", ") + QuoteIdentifier(table.columns[i].name);
+  }
+  return BuildRangeSelect(table, range, select_list, /*ordered=*/true);
+}
+
+Result<RangeQuery> BuildRangeAggregateQuery(const engine::TableSchema& table,
+                                            const engine::KeyRange& range,
+                                            const std::string& select_list) {
+  return BuildRangeSelect(table, range, select_list, /*ordered=*/false);
 }
 
 }  // namespace tandem::connectors::postgres

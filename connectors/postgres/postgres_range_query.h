@@ -42,4 +42,10 @@ std::string QuoteTable(const engine::TableId& table);
 engine::Result<RangeQuery> BuildRangeQuery(const engine::TableSchema& table,
                                            const engine::KeyRange& range);
 
+// The same rows as BuildRangeQuery, selecting `select_list` (expressions the caller built from
+// QuoteIdentifier'd names) without ORDER BY: for aggregates over the range.
+engine::Result<RangeQuery> BuildRangeAggregateQuery(const engine::TableSchema& table,
+                                                    const engine::KeyRange& range,
+                                                    const std::string& select_list);
+
 }  // namespace tandem::connectors::postgres

@@ -5,6 +5,7 @@
 #include "connectors/redis/redis_assessment.h"
 #include "connectors/redis/redis_connection.h"
 #include "connectors/redis/redis_info.h"
+#include "connectors/redis/redis_keyspace_verification.h"
 
 namespace tandem::connectors::redis {
 namespace {
@@ -14,7 +15,7 @@ using engine::Result;
 class RedisDatabase final : public engine::KeyValueDatabase {
  public:
   explicit RedisDatabase(std::unique_ptr<Connection> connection)
-      : connection_(std::move(connection)) {}
+      : connection_(std::move(connection)), keyspace_verification_(connection_.get()) {}
 
   const engine::ConnectionConfig& config() const override { return connection_->config(); }
 
@@ -74,13 +75,16 @@ class RedisDatabase final : public engine::KeyValueDatabase {
     return keyspaces;
   }
 
+  engine::KeyspaceVerification* keyspace_verification() override { return &keyspace_verification_; }
+
  private:
   Result<InfoFields> Info(const std::string& section) {
     TANDEM_ASSIGN_OR_RETURN(Reply reply, connection_->Command({"INFO", section}));
     return InfoFields::Parse(reply.text);
   }
 
-  std::unique_ptr<Connection> connection_;  // never null
+  std::unique_ptr<Connection> connection_;           // never null
+  RedisKeyspaceVerification keyspace_verification_;  // over connection_
 };
 
 }  // namespace

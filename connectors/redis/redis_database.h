@@ -7,6 +7,7 @@
 //   ServerTimeMicros    TIME (seconds and microseconds, UTC)
 //   DescribeKeyspaces   INFO keyspace (keys and keys with a TTL, per non-empty database)
 //   Assess              see redis_assessment.h
+//   keyspace_verification  see redis_keyspace_verification.h
 //
 // Thread safety: the returned object owns one connection and belongs to one thread at a time.
 #pragma once

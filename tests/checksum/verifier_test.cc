@@ -76,6 +76,14 @@ const TableReport& Find(const VerifyReport& report, const std::string& name) {
   return none;
 }
 
+// d.t (id INT PRIMARY KEY, v INT) with rows 1..rows, v = id.
+void CreateNumberTable(const testing::MariaDbServer& server, int rows) {
+  server.Execute(
+      "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v INT); "
+      "INSERT INTO d.t SELECT seq, seq FROM d.seq_1_to_" +
+      std::to_string(rows));
+}
+
 class MySqlDatabaseScope {
  public:
   explicit MySqlDatabaseScope(const SharedServers& servers)
@@ -442,6 +450,179 @@ TEST(Verifier, NativeReplicaUnderWriteLoad) {
       << corrupted.ToText();
 }
 
+// Server-side digests (pushdown, the default between engines of one kind) must not cancel equal
+// errors in pairs of rows, as an XOR of CRC32s does, and must see a FLOAT change below the six
+// digits MariaDB prints by default; equal rows stay on the server path.
+TEST(Verifier, MySqlServerDigestsFindSwappedValuesAndFloatBits) {
+  TANDEM_SHARED_SERVERS_OR_SKIP(servers);
+  MySqlDatabaseScope scope(*servers);
+  const std::string db = scope.name();
+  for (Side side : {Side::kSource, Side::kTarget}) {
+    servers->ExecuteMySql(side, "CREATE DATABASE " + db + "; CREATE TABLE " + db +
+                                    ".t (id INT PRIMARY KEY, s VARCHAR(20), f FLOAT, "
+                                    "d DECIMAL(10,2)); INSERT INTO " +
+                                    db + ".t SELECT seq, CONCAT('v', seq), seq / 3, seq / 7 FROM " +
+                                    db + ".seq_1_to_3000");
+  }
+  VerifyOptions options;
+  options.chunk_rows = 1000;
+  options.hashing = Hashing::kServer;
+  VerifyReport equal =
+      MustVerify(servers->mysql_source_uri(db), servers->mysql_target_uri(db), options);
+  EXPECT_TRUE(equal.Consistent()) << equal.ToText();
+  EXPECT_EQ(Find(equal, "t").hashing, "server");
+
+  // Rows 10 and 20 swap their text: each row's CRC changes by the same XOR pattern, which an
+  // XOR aggregate cancels. Row 2500's float changes in its last bit.
+  servers->ExecuteMySql(Side::kTarget, "UPDATE " + db +
+                                           ".t SET s = IF(id = 10, 'v20', 'v10') WHERE id IN (10, "
+                                           "20); UPDATE " +
+                                           db + ".t SET f = f * (1 + 1.2e-7) WHERE id = 2500");
+  VerifyReport swapped =
+      MustVerify(servers->mysql_source_uri(db), servers->mysql_target_uri(db), options);
+  EXPECT_EQ(Describe(Find(swapped, "t")),
+            (std::multiset<std::string>{"changed 10 s", "changed 20 s", "changed 2500 f"}))
+      << swapped.ToText();
+}
+
+// The same on PostgreSQL, whose server digest hashes each row's text with hashtextextended.
+TEST(Verifier, PostgresServerDigestsFindSwappedValues) {
+  TANDEM_SHARED_SERVERS_OR_SKIP(servers);
+  const std::string schema = UniqueName("pushdown");
+  for (Side side : {Side::kSource, Side::kTarget}) {
+    servers->ExecutePostgres(side, "CREATE SCHEMA " + schema + "; CREATE TABLE " + schema +
+                                       ".t (id int PRIMARY KEY, s text, f real); INSERT INTO " +
+                                       schema +
+                                       ".t SELECT g, 'v' || g, g / 3.0 FROM "
+                                       "generate_series(1, 3000) g");
+  }
+  VerifyOptions options;
+  options.chunk_rows = 1000;
+  options.hashing = Hashing::kServer;
+  const std::string source = servers->postgres_source_uri();
+  const std::string target = servers->postgres_target_uri();
+  options.tables = {{schema, "t"}};
+  VerifyReport equal = MustVerify(source, target, options);
+  EXPECT_TRUE(equal.Consistent()) << equal.ToText();
+  EXPECT_EQ(Find(equal, "t").hashing, "server");
+  servers->ExecutePostgres(Side::kTarget,
+                           "UPDATE " + schema +
+                               ".t SET s = CASE id WHEN 10 THEN 'v20' ELSE 'v10' END WHERE id IN "
+                               "(10, 20); UPDATE " +
+                               schema + ".t SET f = f * (1 + 1.2e-7) WHERE id = 2500");
+  VerifyReport swapped = MustVerify(source, target, options);
+  EXPECT_EQ(Describe(Find(swapped, "t")),
+            (std::multiset<std::string>{"changed 10 s", "changed 20 s", "changed 2500 f"}))
+      << swapped.ToText();
+  for (Side side : {Side::kSource, Side::kTarget}) {
+    servers->ExecutePostgres(side, "DROP SCHEMA " + schema + " CASCADE");
+  }
+}
+
+// A PostgreSQL physical standby under a continuous write load (the harness runs with
+// synchronous_commit off, so WAL of committed rows can lie beyond the flushed position): no row in
+// flight is reported, with server digests and with client hashing.
+TEST(Verifier, PostgresStandbyUnderWriteLoad) {
+  testing::TempDir dir;
+  auto primary = testing::PostgresServer::Start(dir.path(), {.wal_level = "replica"});
+  auto standby = testing::PostgresServer::StartStandbyOf(*primary, dir.path());
+  primary->Execute(
+      "CREATE TABLE t (id int PRIMARY KEY, v bigint, s text); "
+      "INSERT INTO t SELECT g, g, 'row ' || g FROM generate_series(1, 20000) g");
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> writes{0};
+  std::thread load([&] {
+    auto client = primary->ConnectAdmin();
+    int64_t i = 0;
+    while (!stop.load()) {
+      ++i;
+      const int64_t id = 101 + (i * 7919) % 19800;
+      client.Execute("UPDATE t SET v = v + 1, s = 'upd ' || " + std::to_string(i) + " WHERE id = " +
+                     std::to_string(id) + "; INSERT INTO t VALUES (" + std::to_string(100000 + i) +
+                     ", 0, 'new'); DELETE FROM t WHERE id = " + std::to_string(100000 + i - 5));
+      ++writes;
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  });
+  VerifyOptions options;
+  options.chunk_rows = 500;
+  options.tables = {{"public", "t"}};
+  options.max_lag_ms = 5000;
+  for (Hashing hashing : {Hashing::kAuto, Hashing::kClient}) {
+    options.hashing = hashing;
+    VerifyReport report = MustVerify(primary->Uri(), standby->Uri(), options);
+    EXPECT_TRUE(report.Consistent()) << report.ToText();
+  }
+  stop = true;
+  load.join();
+  EXPECT_GT(writes.load(), 20);
+}
+
+// --max-lag: while the replica trails more than the bound, verify pauses before every chunk, and
+// when that lasts past the throttle timeout the table is a skipped range naming the lag (never a
+// verdict).
+TEST(Verifier, PausesWhileTheReplicaLagsAndGivesUpAfterTheThrottleTimeout) {
+  testing::TempDir dir;
+  auto source = testing::MariaDbServer::Start(dir.path());
+  auto replica = testing::MariaDbServer::Start(dir.path());
+  replica->StartReplicaOf(*source);
+  CreateNumberTable(*source, 1000);
+  replica->WaitForReplicaCatchUp(*source);
+  replica->Execute("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 60; START SLAVE");
+  source->Execute("UPDATE d.t SET v = v + 1 WHERE id = 1");
+  // Seconds_Behind_Master grows one second a second while the delayed event waits.
+  auto probe = connectors::mysql::OpenMySqlDatabase(Config(replica->Uri("d")));
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int64_t lag_ms = 0;
+  while (lag_ms <= 1000 && std::chrono::steady_clock::now() < deadline) {
+    auto lag = (*probe)->verification()->ReplicaLagMillis();
+    ASSERT_TRUE(lag.ok()) << lag.status().ToString();
+    lag_ms = lag->value_or(0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(lag_ms, 1000);
+  VerifyOptions options;
+  options.tables = {{"d", "t"}};
+  options.max_lag_ms = 1000;
+  options.throttle_timeout = std::chrono::milliseconds(1500);
+  const auto start = std::chrono::steady_clock::now();
+  VerifyReport report = MustVerify(source->Uri("d"), replica->Uri("d"), options);
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(report.Consistent());
+  const TableReport& table = Find(report, "t");
+  ASSERT_EQ(table.skipped.size(), 1u) << report.ToText();
+  EXPECT_NE(table.skipped[0].reason.find("replica lag"), std::string::npos)
+      << table.skipped[0].reason;
+  EXPECT_EQ(table.chunks, 0);
+  EXPECT_GE(elapsed, 1.4);
+}
+
+// A busy source (more statements running than --max-threads-running) pauses verify until the
+// load is gone; then it finishes with a full answer.
+TEST(Verifier, PausesWhileTheSourceIsBusy) {
+  testing::TempDir dir;
+  auto source = testing::MariaDbServer::Start(dir.path());
+  auto target = testing::MariaDbServer::Start(dir.path());
+  for (auto* server : {source.get(), target.get()}) {
+    CreateNumberTable(*server, 1000);
+  }
+  std::thread busy([&] { source->Execute("SELECT SLEEP(3)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the SLEEP is running
+  VerifyOptions options;
+  options.tables = {{"d", "t"}};
+  options.threads = 1;
+  options.max_threads_running = 1;  // the check's own statement is the one allowed
+  const auto start = std::chrono::steady_clock::now();
+  VerifyReport report = MustVerify(source->Uri("d"), target->Uri("d"), options);
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  busy.join();
+  EXPECT_TRUE(report.Consistent()) << report.ToText();
+  EXPECT_GE(elapsed, 2.0);  // waited for most of the 3 s SLEEP
+}
+
 // The target goes away in the middle of a table: the rest of the table is a skipped range with
 // the reason, the run ends (no hang), and the report cannot say consistent.
 TEST(Verifier, ServerGoneMidRunIsASkippedRange) {
@@ -449,9 +630,7 @@ TEST(Verifier, ServerGoneMidRunIsASkippedRange) {
   auto source = testing::MariaDbServer::Start(dir.path());
   auto target = testing::MariaDbServer::Start(dir.path());
   for (auto* server : {source.get(), target.get()}) {
-    server->Execute(
-        "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v INT); "
-        "INSERT INTO d.t SELECT seq, seq FROM d.seq_1_to_5000");
+    CreateNumberTable(*server, 5000);
   }
   VerifyOptions options;
   options.threads = 1;

@@ -1,0 +1,44 @@
+#include "engine/change_event.h"
+
+namespace tandem::engine {
+
+std::string_view ChangeKindName(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kBegin:
+      return "begin";
+    case ChangeKind::kInsert:
+      return "insert";
+    case ChangeKind::kUpdate:
+      return "update";
+    case ChangeKind::kDelete:
+      return "delete";
+    case ChangeKind::kCommit:
+      return "commit";
+    case ChangeKind::kDdl:
+      return "ddl";
+    case ChangeKind::kHeartbeat:
+      return "heartbeat";
+  }
+  return "unknown";
+}
+
+namespace {
+size_t RowBytes(const Row& row) {
+  size_t bytes = row.capacity() * sizeof(Value);
+  for (const Value& value : row) {
+    bytes += value.text().capacity() > 15 ? value.text().capacity() : 0;
+  }
+  return bytes;
+}
+}  // namespace
+
+size_t ApproximateBytes(const ChangeEvent& event) {
+  size_t bytes = sizeof(ChangeEvent) + RowBytes(event.before) + RowBytes(event.after) +
+                 event.statement.size() + event.statement_schema.size();
+  if (const auto* binlog = std::get_if<BinlogPosition>(&event.position)) {
+    bytes += binlog->file.size() + binlog->gtid_set.size();
+  }
+  return bytes;
+}
+
+}  // namespace tandem::engine

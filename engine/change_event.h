@@ -1,0 +1,81 @@
+// File: engine/change_event.h
+//
+// ChangeEvent: one decoded change from a source's log, as a connector's ChangeStream delivers it
+// and the pipeline schedules and applies it. A source transaction arrives as
+//
+//   kBegin, (kInsert | kUpdate | kDelete)*, kCommit
+//
+// with the same `transaction_sequence` on every event of it. kDdl and kHeartbeat stand alone (a DDL
+// statement is its own transaction). Row images are full: every column of `table`, in its column
+// order (streams refuse sources that log partial images).
+//
+//   kind        before            after             statement   position
+//   kBegin      -                 -                 -           of the BEGIN
+//   kInsert     -                 the new row       -           of the row event
+//   kUpdate     the old row       the new row       -           of the row event
+//   kDelete     the old row       -                 -           of the row event
+//   kCommit     -                 -                 -           after the commit: resume point
+//   kDdl        -                 -                 the SQL     after the statement: resume point
+//   kHeartbeat  -                 -                 -           the source's current position
+//
+// Only kCommit, kDdl and kHeartbeat positions are safe resume points; a checkpoint never holds any
+// other (restarting mid-transaction would lose its first half).
+//
+// Thread safety: a value type; the schema it points to is immutable and shared.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/position.h"
+#include "engine/table_schema.h"
+#include "engine/value.h"
+
+namespace tandem::engine {
+
+enum class ChangeKind : uint8_t {
+  kBegin,
+  kInsert,
+  kUpdate,
+  kDelete,
+  kCommit,
+  kDdl,
+  kHeartbeat,
+};
+
+// "begin", "insert", "update", "delete", "commit", "ddl", "heartbeat".
+std::string_view ChangeKindName(ChangeKind kind);
+
+struct ChangeEvent {
+  ChangeKind kind = ChangeKind::kHeartbeat;
+  // Row events: the table as it was when the row was logged (the columns `before`/`after` follow).
+  // kDdl: the table the statement changes when the stream knows it, else null.
+  std::shared_ptr<const TableSchema> table;
+  Row before;
+  Row after;
+  // kDdl: the statement, and the schema (database) it ran in.
+  std::string statement;
+  std::string statement_schema;
+  Position position;
+  // When the source committed the change (microseconds since the Unix epoch, UTC; the resolution
+  // the source logs: seconds for MySQL binlog headers, microseconds for pgoutput); 0 unknown.
+  int64_t source_commit_time_us = 0;
+  // Increases by one per source transaction in stream order; equal for every event of one.
+  uint64_t transaction_sequence = 0;
+  // The source had foreign-key checks off for this change (MySQL's row event flag).
+  bool foreign_key_checks_off = false;
+
+  bool IsRowChange() const {
+    return kind == ChangeKind::kInsert || kind == ChangeKind::kUpdate ||
+           kind == ChangeKind::kDelete;
+  }
+};
+
+// The memory `event` holds, approximately (its own size plus the heap its rows, statement and
+// position own): what bounded queues and the pipeline's memory bounds count.
+size_t ApproximateBytes(const ChangeEvent& event);
+
+}  // namespace tandem::engine
