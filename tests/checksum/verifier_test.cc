@@ -529,6 +529,7 @@ TEST(Verifier, PostgresStandbyUnderWriteLoad) {
   primary->Execute(
       "CREATE TABLE t (id int PRIMARY KEY, v bigint, s text); "
       "INSERT INTO t SELECT g, g, 'row ' || g FROM generate_series(1, 20000) g");
+  standby->WaitForStandbyCatchUp(*primary);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> writes{0};
   std::thread load([&] {
