@@ -10,7 +10,7 @@
 #     first on equal data, then with one row corrupted on the replica (not binlogged).
 #   PostgreSQL: pgbench_accounts with ROWS rows on two servers initialised alike.
 #     - sum(hashtext(a::text)) and a plain COPY ... TO STDOUT, both sides at the same time;
-#     - tandem verify (default) and --hashing client.
+#     - tandem verify (default: client hashing on PostgreSQL) and --hashing server.
 #   Peak RSS of tandem (GNU time's maximum resident set size).
 #
 #   bench/verify_bench.sh [--rows 2000000] [--runs 3]
@@ -167,8 +167,8 @@ for _ in $(seq "$runs"); do
   copy+=("$(seconds_of pg_copy)")
   read -r t m s < <(timed "${verify_pg[@]}"); pv+=("$t"); prss+=("$m")
   [ "$s" = 0 ] || { echo "tandem verify (PostgreSQL) exited $s: $(cat "$dir/last.err")" >&2; exit 1; }
-  read -r t m s < <(timed "${verify_pg[@]}" --hashing client); pc+=("$t"); prss+=("$m")
-  [ "$s" = 0 ] || { echo "tandem verify --hashing client (PostgreSQL) exited $s" >&2; exit 1; }
+  read -r t m s < <(timed "${verify_pg[@]}" --hashing server); pc+=("$t"); prss+=("$m")
+  [ "$s" = 0 ] || { echo "tandem verify --hashing server (PostgreSQL) exited $s" >&2; exit 1; }
 done
 h=$(printf "%s\n" "${hash[@]}" | median); cp_=$(printf "%s\n" "${copy[@]}" | median)
 v=$(printf "%s\n" "${pv[@]}" | median); c=$(printf "%s\n" "${pc[@]}" | median)
@@ -180,7 +180,7 @@ echo "| what | seconds | tandem verify ÷ it |"
 echo "|---|---:|---:|"
 echo "| sum(hashtext(a::text)), both sides at once | $(fmt "$h") | $(ratio "$v" "$h") |"
 echo "| COPY pgbench_accounts TO STDOUT, both sides at once | $(fmt "$cp_") | $(ratio "$v" "$cp_") |"
-echo "| **tandem verify** (server digests, default) | **$(fmt "$v")** | 1.00 |"
-echo "| tandem verify --hashing client | $(fmt "$c") | $(ratio "$v" "$c") |"
+echo "| **tandem verify** (client hashing, the default on PostgreSQL) | **$(fmt "$v")** | 1.00 |"
+echo "| tandem verify --hashing server | $(fmt "$c") | $(ratio "$v" "$c") |"
 echo ""
 echo "tandem peak RSS: $((r / 1024)) MB."
