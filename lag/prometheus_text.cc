@@ -125,4 +125,41 @@ std::string FormatPrometheusText(const LagSnapshot& snapshot,
   return out.str();
 }
 
+std::string FormatPipelinePrometheusText(const engine::PipelineMetricsSnapshot& snapshot,
+                                         const std::map<std::string, std::string>& labels) {
+  Exposition out(labels);
+  const auto count = [](auto value) { return static_cast<double>(value); };
+  out.Counter("tandem_sync_events_read_total", "Events read from the source's change stream.",
+              count(snapshot.events_read));
+  out.Counter("tandem_sync_transactions_applied_total",
+              "Source transactions committed on the target.", count(snapshot.transactions_applied));
+  out.Counter("tandem_sync_rows_applied_total", "Row changes committed on the target.",
+              count(snapshot.rows_applied));
+  out.Counter("tandem_sync_target_commits_total", "Transactions committed on the target.",
+              count(snapshot.target_commits));
+  out.Counter("tandem_sync_ddl_applied_total", "Schema changes applied on the target.",
+              count(snapshot.ddl_applied));
+  out.Gauge("tandem_sync_events_per_second", "Events read over the last complete second.",
+            snapshot.events_per_second);
+  out.Gauge("tandem_sync_queue_events", "Events waiting between the reader and the scheduler.",
+            count(snapshot.queue_depth));
+  out.Gauge("tandem_sync_queue_bytes", "Bytes of events waiting in the reader queue.",
+            count(snapshot.queue_bytes));
+  out.Gauge("tandem_sync_in_flight_transactions",
+            "Transactions dispatched to appliers and not yet committed.",
+            count(snapshot.in_flight_transactions));
+  out.Gauge("tandem_sync_applied_transaction_sequence",
+            "Sequence number of the newest transaction up to which everything is applied.",
+            count(snapshot.applied_transaction_sequence));
+  out.Gauge("tandem_sync_lag_seconds",
+            "Now minus the source commit time of the applied position; 0 when caught up, -1 "
+            "when unknown.",
+            snapshot.lag_us < 0 ? -1.0 : static_cast<double>(snapshot.lag_us) * 1e-6);
+  out.Header("tandem_sync_applied_position_info", "gauge",
+             "The position up to which everything is applied, as a label.");
+  out.Sample("tandem_sync_applied_position_info", 1,
+             {{"position", engine::Serialize(snapshot.applied_position)}});
+  return out.str();
+}
+
 }  // namespace tandem::lag

@@ -58,4 +58,13 @@ engine::Result<engine::ConnectionConfig> ParseTargetUri(const std::string& uri) 
   return engine::ParseConnectionUri(uri, "--target", "TANDEM_TARGET_PASSWORD");
 }
 
+engine::Result<engine::TableId> ParseTableOption(const std::string& text) {
+  const size_t dot = text.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == text.size()) {
+    return engine::InvalidArgument("--table '" + text +
+                                   "' must be schema.table (MySQL: database.table)");
+  }
+  return engine::TableId{text.substr(0, dot), text.substr(dot + 1)};
+}
+
 }  // namespace tandem::tools

@@ -12,6 +12,7 @@
 
 #include "engine/connection_config.h"
 #include "engine/status.h"
+#include "engine/table_schema.h"
 
 namespace tandem::tools {
 
@@ -37,6 +38,9 @@ bool ParseCommandLine(const std::string& command, const std::string& usage,
 
 // Parses a --format value. Errors: kInvalidArgument naming the accepted values.
 engine::Result<OutputFormat> ParseOutputFormat(const std::string& text);
+
+// Parses a --table value: "schema.table" (MySQL: "database.table"). Errors: kInvalidArgument.
+engine::Result<engine::TableId> ParseTableOption(const std::string& text);
 
 // Parses a --source / --target URI; the password falls back to TANDEM_SOURCE_PASSWORD /
 // TANDEM_TARGET_PASSWORD.

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "lag/prometheus_text.h"
 #include "tools/command.h"
 #include "tools/heartbeat_opener.h"
+#include "tools/stop_signals.h"
 
 namespace tandem::tools {
 namespace {
@@ -48,33 +48,6 @@ constexpr char kUsage[] =
     "Exit status: 0 within the gate (without a gate: heartbeats kept arriving), 1 the gate\n"
     "failed or the heartbeat stopped arriving, 2 could not measure (no heartbeat ever arrived:\n"
     "the target is not replicating from this source; or a connection failed).";
-
-// Set by SIGINT/SIGTERM while the command runs.
-std::atomic<bool> interrupted{false};
-
-extern "C" void OnStopSignal(int) { interrupted.store(true); }
-
-// Installs OnStopSignal for SIGINT and SIGTERM for the lifetime of the object.
-class StopSignals {
- public:
-  StopSignals() {
-    struct sigaction action {};
-    action.sa_handler = OnStopSignal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &previous_int_);
-    sigaction(SIGTERM, &action, &previous_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &previous_int_, nullptr);
-    sigaction(SIGTERM, &previous_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction previous_int_ {};
-  struct sigaction previous_term_ {};
-};
 
 nanoseconds FromMillis(double millis) {
   return nanoseconds(static_cast<int64_t>(std::llround(millis * 1e6)));
@@ -309,7 +282,6 @@ int RunLagCommand(const std::vector<std::string>& args) {
     gate.emplace(*gate_options, start);
   }
   StopSignals signals;
-  interrupted.store(false);
   const nanoseconds first_timeout = FromSeconds(first_timeout_s);
   lag::LagSnapshot snapshot;
   bool cannot_measure = false;
@@ -340,7 +312,7 @@ int RunLagCommand(const std::vector<std::string>& args) {
                "stopped, or it trails by more than that";
       break;
     }
-    if (interrupted.load() || (duration && now - start >= *duration)) {
+    if (StopSignals::stop_requested() || (duration && now - start >= *duration)) {
       break;
     }
     if (live && ++tick % 2 == 0) {

@@ -8,6 +8,7 @@
 #include "tools/command.h"
 #include "tools/inspect_command.h"
 #include "tools/lag_command.h"
+#include "tools/sync_command.h"
 #include "tools/verify_command.h"
 
 namespace {
@@ -23,6 +24,8 @@ constexpr Subcommand kSubcommands[] = {
      tandem::tools::RunInspectCommand},
     {"verify", "chunked consistency check: every differing row named, repair statements",
      tandem::tools::RunVerifyCommand},
+    {"sync", "initial copy + continuous change streaming, resumable after any stop",
+     tandem::tools::RunSyncCommand},
     {"lag", "end-to-end replication lag by heartbeat, optionally as a gate",
      tandem::tools::RunLagCommand},
 };

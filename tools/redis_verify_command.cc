@@ -1,7 +1,6 @@
 #include "tools/redis_verify_command.h"
 
 #include <atomic>
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -10,6 +9,7 @@
 #include "checksum/redis_verifier.h"
 #include "tools/command.h"
 #include "tools/database_opener.h"
+#include "tools/stop_signals.h"
 #include "tools/verify_output.h"
 
 namespace tandem::tools {
@@ -34,10 +34,6 @@ constexpr char kUsage[] =
     "redis-cli < PATH.\n"
     "\n"
     "Exit status: 0 consistent (and nothing skipped), 1 differences found, 2 could not answer.";
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
 
 bool IsRedisUri(const std::string& uri) {
   return uri.rfind("redis://", 0) == 0 || uri.rfind("rediss://", 0) == 0;
@@ -170,9 +166,8 @@ int RunRedisVerifyCommand(const std::vector<std::string>& args) {
   verify_options.catch_up_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(catch_up * 1000));
   verify_options.recheck_delay = std::chrono::milliseconds(static_cast<int64_t>(delay * 1000));
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  verify_options.stop_requested = [] { return g_stop.load(); };
+  StopSignals signals;
+  verify_options.stop_requested = [] { return StopSignals::stop_requested(); };
 
   auto report = checksum::VerifyRedis(*source_config, *target_config, OpenDatabase, verify_options);
   if (!report.ok()) {

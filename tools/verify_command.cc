@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,6 +15,7 @@
 #include "tools/command.h"
 #include "tools/database_opener.h"
 #include "tools/redis_verify_command.h"
+#include "tools/stop_signals.h"
 #include "tools/verify_output.h"
 
 namespace tandem::tools {
@@ -47,19 +47,6 @@ constexpr char kUsage[] =
     "UPDATE / DELETE statements that make the target match.\n"
     "\n"
     "Exit status: 0 consistent (and nothing skipped), 1 differences found, 2 could not answer.";
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
-engine::Result<engine::TableId> ParseTable(const std::string& text) {
-  const size_t dot = text.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == text.size()) {
-    return engine::InvalidArgument("--table '" + text +
-                                   "' must be schema.table (MySQL: database.table)");
-  }
-  return engine::TableId{text.substr(0, dot), text.substr(dot + 1)};
-}
 
 // "[#######.......]  42% shop.orders  120 chunks  ETA 12 s" on a terminal's stderr.
 class ProgressLine {
@@ -201,7 +188,7 @@ int RunVerifyCommand(const std::vector<std::string>& args) {
   checksum::VerifyOptions verify_options;
   if (values.count("table")) {
     for (const std::string& text : values["table"].as<std::vector<std::string>>()) {
-      auto table = ParseTable(text);
+      auto table = ParseTableOption(text);
       if (!table.ok()) {
         return ReportError("verify", table.status());
       }
@@ -240,9 +227,8 @@ int RunVerifyCommand(const std::vector<std::string>& args) {
   verify_options.on_progress = [&](const checksum::VerifyProgress& update) {
     progress.Update(update);
   };
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  verify_options.stop_requested = [] { return g_stop.load(); };
+  StopSignals signals;
+  verify_options.stop_requested = [] { return StopSignals::stop_requested(); };
 
   auto report = checksum::Verify(*source_config, *target_config, OpenDatabase, verify_options);
   progress.Finish();

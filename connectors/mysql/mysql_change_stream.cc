@@ -60,10 +60,13 @@ struct MappedTable {
 class BinlogChangeStream final : public engine::ChangeStream {
  public:
   BinlogChangeStream(std::unique_ptr<binlog::BinlogTransport> transport,
-                     std::unique_ptr<TableSchemaSource> schemas, const BinlogPosition& start,
-                     GtidState gtids, const MySqlChangeStreamOptions& options)
+                     std::unique_ptr<TableSchemaSource> schemas,
+                     std::unique_ptr<TableSchemaSource> fallback_schemas,
+                     const BinlogPosition& start, GtidState gtids,
+                     const MySqlChangeStreamOptions& options)
       : transport_(std::move(transport)),
         schemas_(std::move(schemas)),
+        fallback_schemas_(std::move(fallback_schemas)),
         decoder_(transport_->checksum_negotiated()),
         gtids_(std::move(gtids)),
         file_(start.file),
@@ -71,6 +74,10 @@ class BinlogChangeStream final : public engine::ChangeStream {
     for (const TableId& table : options.tables) {
       selected_tables_.insert(table);
       selected_schemas_.insert(table.schema);
+    }
+    for (const std::string& schema : options.schemas) {
+      whole_schemas_.insert(schema);
+      selected_schemas_.insert(schema);
     }
     safe_position_ = CurrentPosition();
   }
@@ -120,14 +127,14 @@ class BinlogChangeStream final : public engine::ChangeStream {
   }
 
   bool IsSelected(const TableId& table) const {
-    if (selected_tables_.empty()) {
+    if (selected_schemas_.empty()) {
       return !IsSystemSchema(table.schema);
     }
-    return selected_tables_.count(table) > 0;
+    return selected_tables_.count(table) > 0 || whole_schemas_.count(table.schema) > 0;
   }
 
   bool DdlConcernsSelection(const binlog::QueryEvent& query) const {
-    if (selected_tables_.empty()) {
+    if (selected_schemas_.empty()) {
       return !IsSystemSchema(query.schema);
     }
     if (selected_schemas_.count(query.schema) > 0) {
@@ -338,6 +345,19 @@ class BinlogChangeStream final : public engine::ChangeStream {
         // The cache may predate a change: read the catalog again before giving up.
         TANDEM_ASSIGN_OR_RETURN(mapped.schema, LoadSchema(id, true));
         plans = Plan(map, *mapped.schema);
+        if (!plans.ok() && plans.status().code() == engine::StatusCode::kFailedPrecondition &&
+            fallback_schemas_ != nullptr) {
+          // Rows logged before a change the stream has not applied yet: the fallback (the
+          // target) may still have the shape they were logged with.
+          if (auto fallback = fallback_schemas_->Describe(id); fallback.ok()) {
+            auto schema = std::make_shared<const TableSchema>(std::move(fallback).value());
+            if (auto fitted = Plan(map, *schema); fitted.ok()) {
+              schema_cache_[id] = schema;  // until the next DDL flushes the cache
+              mapped.schema = std::move(schema);
+              plans = std::move(fitted);
+            }
+          }
+        }
         if (!plans.ok() && plans.status().code() == engine::StatusCode::kFailedPrecondition) {
           return engine::FailedPrecondition(
               plans.status().message() +
@@ -404,8 +424,10 @@ class BinlogChangeStream final : public engine::ChangeStream {
   // Constant after construction.
   const std::unique_ptr<binlog::BinlogTransport> transport_;
   const std::unique_ptr<TableSchemaSource> schemas_;
+  const std::unique_ptr<TableSchemaSource> fallback_schemas_;  // may be null
   std::set<TableId> selected_tables_;
-  std::set<std::string> selected_schemas_;
+  std::set<std::string> selected_schemas_;  // of selected_tables_ and whole_schemas_
+  std::set<std::string> whole_schemas_;     // every table of these is selected
 
   // Decoding state (the owner thread only).
   BinlogEventDecoder decoder_;
@@ -550,13 +572,20 @@ Status CheckStartPresent(MySqlConnection& connection, const BinlogPosition& star
 
 Result<std::unique_ptr<engine::ChangeStream>> NewBinlogChangeStream(
     std::unique_ptr<binlog::BinlogTransport> transport, std::unique_ptr<TableSchemaSource> schemas,
-    const BinlogPosition& start, const MySqlChangeStreamOptions& options) {
+    const BinlogPosition& start, const MySqlChangeStreamOptions& options,
+    std::unique_ptr<TableSchemaSource> fallback_schemas) {
   auto gtids = GtidState::Parse(start.gtid_set);
   if (!gtids.ok()) {
     return gtids.status().WithContext("the start position's GTID set");
   }
   return std::unique_ptr<engine::ChangeStream>(std::make_unique<BinlogChangeStream>(
-      std::move(transport), std::move(schemas), start, std::move(gtids).value(), options));
+      std::move(transport), std::move(schemas), std::move(fallback_schemas), start,
+      std::move(gtids).value(), options));
+}
+
+Status CheckBinlogSource(const engine::ConnectionConfig& config) {
+  TANDEM_ASSIGN_OR_RETURN(auto connection, MySqlConnection::Open(config));
+  return CheckSource(*connection);
 }
 
 Result<std::unique_ptr<engine::ChangeStream>> OpenMySqlChangeStream(
@@ -585,7 +614,14 @@ Result<std::unique_ptr<engine::ChangeStream>> OpenMySqlChangeStream(
   TANDEM_ASSIGN_OR_RETURN(auto transport,
                           binlog::OpenMariaDbRplTransport(config, effective, transport_options));
   auto schemas = std::make_unique<CatalogSchemaSource>(std::move(connection));
-  return NewBinlogChangeStream(std::move(transport), std::move(schemas), effective, options);
+  std::unique_ptr<TableSchemaSource> fallback;
+  if (options.schema_fallback) {
+    TANDEM_ASSIGN_OR_RETURN(auto fallback_connection,
+                            MySqlConnection::Open(*options.schema_fallback));
+    fallback = std::make_unique<CatalogSchemaSource>(std::move(fallback_connection));
+  }
+  return NewBinlogChangeStream(std::move(transport), std::move(schemas), effective, options,
+                               std::move(fallback));
 }
 
 }  // namespace tandem::connectors::mysql

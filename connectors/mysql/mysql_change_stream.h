@@ -32,8 +32,13 @@
 // source_commit_time_us is the event header's timestamp (whole seconds).
 //
 // Table schemas come from the catalog (mysql_catalog.h) on a second connection, cached per table
-// and flushed after DDL. A table map whose columns disagree with the cached schema reloads it;
-// if they still disagree the stream fails with kFailedPrecondition naming the table and column.
+// and flushed after DDL. A table map whose columns disagree with the cached schema reloads it. If
+// the source's current definition still cannot decode it (the rows were logged before a change to
+// the table: a stream resumed from before a DDL it has not applied yet), the fallback schema
+// source is tried (options.schema_fallback: for `tandem sync`, the target, which still has the
+// shape the rows were logged with until the stream applies that DDL), and its definition serves
+// that table until the next DDL. If none fits, the stream fails with kFailedPrecondition naming
+// the table and column, before any row of the wrong shape is emitted.
 //
 // Thread safety: a stream belongs to one thread (its transport reads on a thread of its own).
 #pragma once
@@ -41,6 +46,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "connectors/mysql/binlog/binlog_transport.h"
@@ -53,8 +60,10 @@
 namespace tandem::connectors::mysql {
 
 struct MySqlChangeStreamOptions {
-  // Tables whose row changes are streamed; empty = every table outside the system schemas.
+  // Tables whose row changes are streamed, and schemas all of whose tables (also those created
+  // later) are streamed; both empty = every table outside the system schemas.
   std::vector<engine::TableId> tables;
+  std::vector<std::string> schemas;
   // The replica server id the dump announces; 0 = 1,000,000,000 + this process id (must differ
   // from the source's and its real replicas' ids).
   uint32_t server_id = 0;
@@ -62,6 +71,9 @@ struct MySqlChangeStreamOptions {
   std::chrono::milliseconds heartbeat{1000};
   // Read-ahead bound of the transport (64 MiB).
   size_t max_queued_bytes = 64u << 20;
+  // Where table definitions come from when the source's current one cannot decode logged rows
+  // (see above); usually the target. Unset: no fallback.
+  std::optional<engine::ConnectionConfig> schema_fallback;
 };
 
 // Where the stream gets a table's current schema from.
@@ -72,6 +84,11 @@ class TableSchemaSource {
   virtual engine::Result<engine::TableSchema> Describe(const engine::TableId& table) = 0;
 };
 
+// The up-front checks alone (binlog settings and replication privileges, see above), on a
+// connection of its own: `tandem sync` runs them before its initial copy so that a source it could
+// never stream from is refused before anything is written. Errors: as OpenMySqlChangeStream.
+engine::Status CheckBinlogSource(const engine::ConnectionConfig& config);
+
 // Checks the source, connects as a replica and starts streaming from `start`.
 // REQUIRES: config.engine == kMySql. Errors: see the checks above; connection errors as
 // MySqlConnection::Open.
@@ -79,11 +96,13 @@ engine::Result<std::unique_ptr<engine::ChangeStream>> OpenMySqlChangeStream(
     const engine::ConnectionConfig& config, const engine::BinlogPosition& start,
     const MySqlChangeStreamOptions& options);
 
-// The stream over any transport and schema source, without the server checks (tests, other
+// The stream over any transport and schema sources, without the server checks (tests, other
 // transports). `start` seeds the file name, offset and GTID set until the dump's first ROTATE.
+// `fallback_schemas` (may be null) plays the role of options.schema_fallback, which is ignored.
 // Errors: kInvalidArgument when start.gtid_set does not parse.
 engine::Result<std::unique_ptr<engine::ChangeStream>> NewBinlogChangeStream(
     std::unique_ptr<binlog::BinlogTransport> transport, std::unique_ptr<TableSchemaSource> schemas,
-    const engine::BinlogPosition& start, const MySqlChangeStreamOptions& options);
+    const engine::BinlogPosition& start, const MySqlChangeStreamOptions& options,
+    std::unique_ptr<TableSchemaSource> fallback_schemas = nullptr);
 
 }  // namespace tandem::connectors::mysql

@@ -184,6 +184,58 @@ TEST(BinlogChangeStream, TableMapThatDisagreesWithTheCatalogIsRefused) {
   EXPECT_NE(failure.message().find("fx.t"), std::string::npos) << failure.ToString();
 }
 
+// A stream resumed from before a DDL it has not applied: the source's catalog already has the new
+// shape (one column more here), the fallback (the target) still has the shape the rows were logged
+// with, and the rows decode with it; until the DDL flushes the cache the fallback serves the table.
+TEST(BinlogChangeStream, RowsLoggedBeforeAChangeDecodeWithTheFallbackSchema) {
+  class WiderSchemas final : public TableSchemaSource {
+   public:
+    engine::Result<engine::TableSchema> Describe(const engine::TableId&) override {
+      engine::TableSchema schema = binlog::FixtureTableSchema();
+      engine::Column extra = schema.columns.back();
+      extra.name = "extra";
+      schema.columns.push_back(extra);
+      return schema;
+    }
+  };
+  int fallback_calls = 0;
+  MySqlChangeStreamOptions options;
+  options.tables = {{"fx", "t"}};
+  auto stream = NewBinlogChangeStream(
+      std::make_unique<ReplayTransport>(FixtureEvents()), std::make_unique<WiderSchemas>(),
+      BinlogPosition{kFile, 4, ""}, options, std::make_unique<FixtureSchemas>(&fallback_calls));
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  const auto events = ReadAll(**stream, 100);
+  ASSERT_GE(events.size(), 15u);
+  EXPECT_EQ(events[1].after, binlog::FixtureRow1());
+  EXPECT_EQ(events[10].after, binlog::FixtureRow2Updated());
+  EXPECT_EQ(events[13].before, binlog::FixtureRow3());
+  EXPECT_EQ(fallback_calls, 1);  // cached after the first fit
+}
+
+// Neither the source's nor the fallback's definition fits: refused, naming the table.
+TEST(BinlogChangeStream, NoFittingSchemaAnywhereIsRefused) {
+  class NarrowSchemas final : public TableSchemaSource {
+   public:
+    engine::Result<engine::TableSchema> Describe(const engine::TableId&) override {
+      engine::TableSchema schema = binlog::FixtureTableSchema();
+      schema.columns.pop_back();
+      return schema;
+    }
+  };
+  auto stream = NewBinlogChangeStream(
+      std::make_unique<ReplayTransport>(FixtureEvents()), std::make_unique<NarrowSchemas>(),
+      BinlogPosition{kFile, 4, ""}, {}, std::make_unique<NarrowSchemas>());
+  ASSERT_TRUE(stream.ok());
+  engine::Status failure;
+  for (int i = 0; i < 100 && failure.ok(); ++i) {
+    auto next = (*stream)->Next(std::chrono::milliseconds(500));
+    if (!next.ok()) failure = next.status();
+  }
+  EXPECT_EQ(failure.code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_NE(failure.message().find("fx.t"), std::string::npos) << failure.ToString();
+}
+
 TEST(BinlogChangeStream, BadStartGtidSetIsInvalidArgument) {
   auto stream = NewBinlogChangeStream(std::make_unique<ReplayTransport>(FixtureEvents()), nullptr,
                                       BinlogPosition{kFile, 4, "not-a-gtid"}, {});
