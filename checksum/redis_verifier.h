@@ -100,6 +100,9 @@ std::string RedisTableName(int database);
 // The key as a report Value: Text when valid UTF-8 without NUL, else Bytes (raw bytes kept).
 engine::Value RedisKeyValue(const std::string& key);
 
+// Compares the keyspaces of `source` and `target` as the file comment describes, opening every
+// connection through `open`. Errors: those listed in the file comment; differences are not errors
+// (they are in the report).
 engine::Result<RedisVerifyReport> VerifyRedis(const engine::ConnectionConfig& source,
                                               const engine::ConnectionConfig& target,
                                               const engine::DatabaseOpener& open,

@@ -206,9 +206,20 @@ void ChangePipeline::ReaderLoop() {
     }
     if (!next->has_value()) {
       if (options_.stop_when_idle) {
-        std::lock_guard lock(mu_);
-        reader_idle_ = true;
-        break;
+        Result<bool> through = true;
+        if (!std::holds_alternative<std::monostate>(options_.stop_at)) {
+          through = stream_->HasReadThrough(options_.stop_at);
+        }
+        if (!through.ok()) {
+          Fail(through.status().WithContext("change stream of " + options_.stream_name +
+                                            ": comparing with the position to catch up to"));
+          return;
+        }
+        if (*through) {
+          std::lock_guard lock(mu_);
+          reader_idle_ = true;
+          break;
+        }
       }
       continue;
     }

@@ -113,8 +113,11 @@ struct PipelineOptions {
   // How long one ChangeStream::Next and every internal wait may block before checking for a stop.
   std::chrono::milliseconds poll_interval{100};
   // Run() returns OK once the stream reports idle (Next returned nothing) and everything read is
-  // committed: `tandem sync --until-caught-up`, and tests.
+  // committed: `tandem sync --until-caught-up`, and tests. When stop_at is a position, an idle
+  // Next() counts only once the stream has read through it (ChangeStream::HasReadThrough): a pause
+  // of the source or the network before that is not "caught up".
   bool stop_when_idle = false;
+  Position stop_at;
   // Optional, owned by the caller and outliving Run(): setting it stops like Stop().
   const std::atomic<bool>* stop_flag = nullptr;
   // Optional, owned by the caller and outliving Run(): where metrics go, so they survive restarts.

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,6 +42,16 @@ class ChangeStream {
 
   // The position of the last event returned (std::monostate before the first).
   virtual Position position() const = 0;
+
+  // Whether the stream has read every event the source logged up to `end` (a position of the
+  // source's log at a transaction boundary, e.g. its end when a run began): returned, or skipped
+  // as not selected. After that, an idle Next() means everything up to `end` was delivered; before
+  // it, an idle Next() is only a pause (a busy source or network). Default: position() >= end.
+  // Errors: kInvalidArgument when `end` cannot be ordered against this stream's positions.
+  virtual Result<bool> HasReadThrough(const Position& end) const {
+    TANDEM_ASSIGN_OR_RETURN(std::strong_ordering order, Compare(position(), end));
+    return order != std::strong_ordering::less;
+  }
 
  protected:
   ChangeStream() = default;

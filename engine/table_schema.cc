@@ -48,4 +48,28 @@ Result<TableSchema> KeyColumnsOnly(const TableSchema& table) {
   return projected;
 }
 
+Row KeyOf(const TableSchema& table, const Row& row) {
+  const KeyDescriptor* key = table.IdentifyingKey();
+  Row values;
+  values.reserve(key->columns.size());
+  for (int column : key->columns) {
+    values.push_back(row[static_cast<size_t>(column)]);
+  }
+  return values;
+}
+
+Status CheckColumnIndexes(const TableSchema& table, const std::vector<int>& columns,
+                          std::string_view purpose) {
+  for (int index : columns) {
+    if (index < 0 || static_cast<size_t>(index) >= table.columns.size()) {
+      return InvalidArgument("column " + std::to_string(index) + " is not in " +
+                             table.id.ToString());
+    }
+  }
+  if (columns.empty()) {
+    return InvalidArgument("no columns to " + std::string(purpose) + " in " + table.id.ToString());
+  }
+  return Status::Ok();
+}
+
 }  // namespace tandem::engine

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/status.h"
@@ -90,5 +91,15 @@ struct TableSchema {
 // Errors: kInvalidArgument when the table has no identifying key or the key names a column the
 // table does not have.
 Result<TableSchema> KeyColumnsOnly(const TableSchema& table);
+
+// The identifying key's values of `row` (a full row of `table`), in key order.
+// REQUIRES: table.IdentifyingKey() != nullptr and row.size() == table.columns.size().
+Row KeyOf(const TableSchema& table, const Row& row);
+
+// Checks a list of column indexes into `table` (as VerificationSupport::DigestRange takes them):
+// non-empty, each in range. `purpose` says what they are for, in errors ("digest").
+// Errors: kInvalidArgument naming the index that is out of range, or that none were given.
+Status CheckColumnIndexes(const TableSchema& table, const std::vector<int>& columns,
+                          std::string_view purpose);
 
 }  // namespace tandem::engine

@@ -92,8 +92,9 @@ class VerificationSupport {
   // The server-side digest of `columns` (indexes into table.columns, in this order) over the rows
   // of `range`. Each row's text joins the columns' exact text forms (floats widened so every
   // distinct value prints distinctly, string lengths included so values cannot shift between
-  // columns, NULL flagged apart from empty). REQUIRES: `columns` non-empty and in range.
-  // Errors: as ReadRange.
+  // columns, NULL flagged apart from empty).
+  // Errors: as ReadRange; kInvalidArgument when `columns` is empty or names a column `table` does
+  // not have (CheckColumnIndexes, engine/table_schema.h).
   virtual Result<ServerDigest> DigestRange(const TableSchema& table,
                                            const std::vector<int>& columns,
                                            const KeyRange& range) = 0;

@@ -50,22 +50,45 @@ echo "== phase 1 assessment of each pair (the sample data has a table without a 
 run inspect --source "$TANDEM_MYSQL_SOURCE" --target "$TANDEM_MYSQL_TARGET"
 run inspect --source "$TANDEM_POSTGRES_SOURCE" --target "$TANDEM_POSTGRES_TARGET"
 run inspect --source "$TANDEM_REDIS_SOURCE" --target "$TANDEM_REDIS_TARGET" --format json
+mysql_source_port=${TANDEM_MYSQL_SOURCE##*:}
+mysql_target_port=${TANDEM_MYSQL_TARGET##*:}
+on_mysql() {  # on_mysql PORT SQL
+  MYSQL_PWD=tandem-secret mariadb --protocol=TCP -h 127.0.0.1 -P "$1" -u tandem -e "$2"
+}
 echo
-echo "== consistency check: the same sample data was loaded on both sides of each SQL pair"
+echo "== the main job: copy the keyed MySQL tables into an empty target and stream every change"
+on_mysql "$mysql_target_port" "DROP TABLE shop.all_types, shop.order_lines, shop.customers"
+sync_tables=(--table shop.all_types --table shop.order_lines --table shop.customers)
+run sync --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop" "${sync_tables[@]}" \
+  --until-caught-up
+echo
+echo "== the source keeps changing (updates, a primary-key change, deletes, inserts); sync resumes"
+on_mysql "$mysql_source_port" "UPDATE shop.order_lines SET quantity = quantity + 1 WHERE line_no = 1;
+  UPDATE shop.customers SET email = CONCAT('moved.', email) ORDER BY email LIMIT 5;
+  DELETE FROM shop.all_types ORDER BY id LIMIT 10;
+  INSERT INTO shop.all_types (c_int, c_varchar, c_json) VALUES (42, 'added after the copy', '{\"n\": 1}')"
+run sync --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop" "${sync_tables[@]}" \
+  --until-caught-up --format json
+echo
+echo "== consistency check: MySQL as synced by tandem; PostgreSQL with the same sample data on both sides"
 run verify --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop"
 run verify --source "$TANDEM_POSTGRES_SOURCE" --target "$TANDEM_POSTGRES_TARGET"
 echo
 echo "== now change one row on the MySQL target and name the difference, with the statement that repairs it"
-mysql_target_port=${TANDEM_MYSQL_TARGET##*:}
-MYSQL_PWD=tandem-secret mariadb --protocol=TCP -h 127.0.0.1 -P "$mysql_target_port" -u tandem \
-  -e "UPDATE shop.customers SET full_name = CONCAT(full_name, ' (edited)') ORDER BY email LIMIT 1"
+on_mysql "$mysql_target_port" \
+  "UPDATE shop.customers SET full_name = CONCAT(full_name, ' (edited)') ORDER BY email LIMIT 1"
 run verify --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop" \
   --table shop.customers --repair-sql "$demo_dir/repair.sql"
 echo "repair statements written to $demo_dir/repair.sql:"
 cat "$demo_dir/repair.sql"
 echo
-echo "== replication lag is measured by 'tandem lag' once a replica or 'tandem sync' feeds the target;"
-echo "   these demo pairs are independent servers, so it is not run here"
+echo
+echo "== end-to-end lag through tandem sync: sync streams for 8 s while tandem lag measures it"
+"$tandem" sync --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop" \
+  "${sync_tables[@]}" --duration 8 >/dev/null &
+sync_pid=$!
+run lag --source "$TANDEM_MYSQL_SOURCE/shop" --target "$TANDEM_MYSQL_TARGET/shop" --duration 5
+wait "$sync_pid" || status=1
 if [ "$keep" = true ]; then
   echo
   echo "servers left running (stop them with: $servers stop --dir $demo_dir):"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -151,11 +152,18 @@ class DurationTimer {
   std::thread thread_;
 };
 
-// One line on stderr about progress (text mode); never the password (configs are redacted).
+// One progress line on stdout, stamped with UTC time (text mode only: JSON mode keeps stdout for
+// the report). stderr is kept for the one-line error. Never a password (configs are redacted).
 void Note(const SyncSettings& settings, const std::string& line) {
-  if (settings.format == OutputFormat::kText) {
-    std::cerr << "tandem sync: " << line << std::endl;
+  if (settings.format != OutputFormat::kText) {
+    return;
   }
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%H:%M:%SZ", &utc);
+  std::cout << stamp << " " << line << std::endl;
 }
 
 engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
@@ -410,6 +418,15 @@ int RunSyncCommand(const std::vector<std::string>& args) {
     pipeline_options.stream_name = settings.stream;
     pipeline_options.workers = settings.threads;
     pipeline_options.stop_when_idle = settings.until_caught_up;
+    if (settings.until_caught_up) {
+      // Caught up = everything the source had logged when streaming began is applied; a pause of
+      // the source or the network before that is not the end.
+      auto end = connectors::mysql::ReadBinlogEnd(settings.source);
+      if (!end.ok()) {
+        return ReportError(kCommand, end.status().WithContext("source"));
+      }
+      pipeline_options.stop_at = *end;
+    }
     pipeline_options.stop_flag = StopSignals::flag();
     pipeline_options.metrics = &metrics;
     engine::ReconnectOptions reconnect;
@@ -503,7 +520,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       report["error"] = run_status.ToString();
     }
     std::cout << report.dump(2) << std::endl;
-  } else {
+  } else if (run_status.ok()) {
     std::printf("stream             %s\n", settings.stream.c_str());
     std::printf("stopped            %s\n", EndingName(ending));
     std::printf("position           %s\n", position.empty() ? "(none yet)" : position.c_str());

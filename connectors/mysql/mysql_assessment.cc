@@ -445,19 +445,6 @@ void CheckTarget(const AssessmentInput& input, Assessment* assessment) {
   }
 }
 
-std::string TextOf(const Value& value) {
-  switch (value.kind()) {
-    case ValueKind::kNull:
-      return std::string();
-    case ValueKind::kInt:
-      return std::to_string(value.int_value());
-    case ValueKind::kUInt:
-      return std::to_string(value.uint_value());
-    default:
-      return value.text();
-  }
-}
-
 }  // namespace
 
 const std::vector<std::string>& AssessedVariables() {
@@ -536,15 +523,7 @@ Result<Assessment> AssessMySql(MySqlConnection& connection, Role role) {
     input.account = Account{connection.config().user, "%"};
   }
 
-  TANDEM_ASSIGN_OR_RETURN(TextRows grants,
-                          connection.QueryText("SHOW GRANTS", "reading the user's privileges"));
-  std::vector<std::string> grant_lines;
-  for (const TextRow& row : grants) {
-    if (!row.empty() && row[0]) {
-      grant_lines.push_back(*row[0]);
-    }
-  }
-  input.grants = GrantSet::Parse(grant_lines);
+  TANDEM_ASSIGN_OR_RETURN(input.grants, ReadGrants(connection, "reading the user's privileges"));
 
   TANDEM_ASSIGN_OR_RETURN(input.tables, LoadCatalog(connection, input.database, ""));
 

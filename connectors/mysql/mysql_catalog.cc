@@ -25,20 +25,6 @@ namespace {
 constexpr char kNotSystemSchema[] =
     "NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')";
 
-// information_schema values arrive as text or integers.
-std::string TextOf(const Value& value) {
-  switch (value.kind()) {
-    case ValueKind::kNull:
-      return std::string();
-    case ValueKind::kInt:
-      return std::to_string(value.int_value());
-    case ValueKind::kUInt:
-      return std::to_string(value.uint_value());
-    default:
-      return value.text();
-  }
-}
-
 int64_t IntegerOf(const Value& value, int64_t if_null) {
   switch (value.kind()) {
     case ValueKind::kInt:

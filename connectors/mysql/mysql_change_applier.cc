@@ -25,17 +25,31 @@ namespace {
 // max_prepared_stmt_count is global).
 constexpr size_t kMaxCachedStatements = 64;
 
-// Roughly what one value costs in a statement: its bytes plus the fixed part of the protocol.
-size_t EstimatedBytes(const Row& row) {
-  size_t bytes = 0;
-  for (const Value& value : row) {
-    bytes += value.text().size() + 16;
-  }
-  return bytes;
-}
-
 std::string QuotedCheckpointTable() {
   return QuoteIdentifier(kTandemSchema) + "." + QuoteIdentifier(kCheckpointTable);
+}
+
+std::string QuotedDdlMarkerTable() {
+  return QuoteIdentifier(kTandemSchema) + "." + QuoteIdentifier(kDdlMarkerTable);
+}
+
+// The errors a DDL statement gives when it is run a second time after it fully ran once.
+bool IsAlreadyAppliedDdlError(unsigned int number) {
+  switch (number) {
+    case 1007:  // ER_DB_CREATE_EXISTS
+    case 1008:  // ER_DB_DROP_EXISTS
+    case 1050:  // ER_TABLE_EXISTS_ERROR
+    case 1051:  // ER_BAD_TABLE_ERROR (DROP TABLE of a dropped table)
+    case 1054:  // ER_BAD_FIELD_ERROR (CHANGE COLUMN of a renamed column)
+    case 1060:  // ER_DUP_FIELDNAME (ADD COLUMN)
+    case 1061:  // ER_DUP_KEYNAME (ADD INDEX)
+    case 1091:  // ER_CANT_DROP_FIELD_OR_KEY
+    case 1146:  // ER_NO_SUCH_TABLE (ALTER / RENAME of a renamed table)
+    case 1826:  // ER_FK_DUP_NAME
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool SameTable(const TableSchema* a, const TableSchema* b) {
@@ -50,14 +64,12 @@ std::string LowerCase(std::string text) {
 
 }  // namespace
 
-Row KeyOf(const TableSchema& table, const Row& row) {
-  const engine::KeyDescriptor* key = table.IdentifyingKey();
-  Row values;
-  values.reserve(key->columns.size());
-  for (int column : key->columns) {
-    values.push_back(row[static_cast<size_t>(column)]);
+size_t EstimatedBytes(const Row& row) {
+  size_t bytes = 0;
+  for (const Value& value : row) {
+    bytes += value.text().size() + 16;
   }
-  return values;
+  return bytes;
 }
 
 MySqlChangeApplier::MySqlChangeApplier(std::unique_ptr<MySqlConnection> connection)
@@ -129,6 +141,12 @@ Status MySqlChangeApplier::EnsureCheckpointTable() {
           " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))"
           " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
       "creating the checkpoint table `_tandem`.`checkpoint`")));
+  TANDEM_RETURN_IF_ERROR(with_fix(
+      connection_->Execute("CREATE TABLE IF NOT EXISTS " + QuotedDdlMarkerTable() +
+                               " (digest BINARY(32) NOT NULL PRIMARY KEY, position TEXT NOT NULL,"
+                               " started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))"
+                               " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+                           "creating the DDL marker table `_tandem`.`ddl_started`")));
   TANDEM_ASSIGN_OR_RETURN(
       TextRows rows, connection_->QueryText("SELECT ENGINE FROM information_schema.TABLES WHERE "
                                             "TABLE_SCHEMA = '_tandem' AND TABLE_NAME = "
@@ -216,7 +234,7 @@ Status MySqlChangeApplier::ApplyChanges(std::span<const ChangeEvent> changes) {
         TANDEM_RETURN_IF_ERROR(Add(Batch::Kind::kUpsert, table, change.after, fk_off));
         break;
       case ChangeKind::kUpdate:
-        if (KeyOf(table, change.before) != KeyOf(table, change.after)) {
+        if (engine::KeyOf(table, change.before) != engine::KeyOf(table, change.after)) {
           TANDEM_RETURN_IF_ERROR(Add(Batch::Kind::kDelete, table, change.before, fk_off));
         }
         TANDEM_RETURN_IF_ERROR(Add(Batch::Kind::kUpsert, table, change.after, fk_off));
@@ -430,7 +448,7 @@ Status MySqlChangeApplier::FlushDelete(const Batch& batch) {
     }
   }
   for (const Row* row : batch.rows) {
-    for (Value& value : KeyOf(table, *row)) {
+    for (Value& value : engine::KeyOf(table, *row)) {
       params.push_back(std::move(value));
     }
   }
@@ -505,11 +523,35 @@ Status MySqlChangeApplier::ApplyDdl(const ChangeEvent& ddl, const Checkpoint& ch
     return connection_->LastError(action + " (selecting the schema)");
   }
   TANDEM_RETURN_IF_ERROR(SetForeignKeyChecks(ddl.foreign_key_checks_off));
-  TANDEM_RETURN_IF_ERROR(connection_->Execute(ddl.statement, action));
+  // DDL commits on its own, so it cannot share the checkpoint's transaction: a marker committed
+  // before it says "this DDL may have run"; a replay that finds the marker takes the errors of a
+  // statement that already ran (the table exists, the column is gone, ...) as done.
+  const std::string position = engine::Serialize(ddl.position);
+  TANDEM_ASSIGN_OR_RETURN(
+      MySqlStatement * marker_query,
+      Prepared("SELECT 1 FROM " + QuotedDdlMarkerTable() + " WHERE digest = UNHEX(SHA2(?, 256))",
+               "reading the DDL markers"));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<Row> markers,
+                          marker_query->QueryAll({Value::Text(position)}));
+  const bool may_have_run = !markers.empty();
+  if (!may_have_run) {
+    TANDEM_RETURN_IF_ERROR(ExecuteBound("INSERT INTO " + QuotedDdlMarkerTable() +
+                                            " (digest, position) VALUES (UNHEX(SHA2(?, 256)), ?)",
+                                        {Value::Text(position), Value::Text(position)},
+                                        "marking the DDL as started"));
+  }
+  if (Status ran = connection_->Execute(ddl.statement, action); !ran.ok()) {
+    if (!may_have_run || !IsAlreadyAppliedDdlError(mysql_errno(connection_->handle()))) {
+      return ran;
+    }
+  }
   // Table shapes may have changed: read them again, and drop statements written for the old ones.
   target_tables_.clear();
   statements_.clear();
   TANDEM_RETURN_IF_ERROR(Begin());
+  TANDEM_RETURN_IF_ERROR(
+      ExecuteBound("DELETE FROM " + QuotedDdlMarkerTable() + " WHERE digest = UNHEX(SHA2(?, 256))",
+                   {Value::Text(position)}, "clearing the DDL marker"));
   return Commit(checkpoint);
 }
 

@@ -51,8 +51,11 @@
 //
 // DDL: ApplyDdl runs the statement with the default schema set to the event's statement_schema,
 // then commits the checkpoint in its own transaction. DDL is not transactional on MySQL/MariaDB, so
-// a crash between the two replays the statement once more on restart; the error it may then give
-// (the table already exists, ...) is returned as is.
+// a crash between the two replays the statement on restart. To make that replay harmless, a marker
+// row for the DDL's position is committed in `_tandem`.`ddl_started` before the statement runs and
+// deleted in the checkpoint's transaction: a replay that finds the marker treats the errors of a
+// statement that already ran (database/table/column/index exists or is gone) as success. Without a
+// marker every error is returned as is (the DDL never ran here: the error is real).
 //
 // Errors: mapped by mysql_error.h to the most specific code; a lost connection is
 // kConnectionFailed (retryable: open a new applier and resume from ReadCheckpoint). Whenever Apply
@@ -85,6 +88,9 @@ namespace tandem::connectors::mysql {
 // The schema and table of the checkpoint.
 inline constexpr char kTandemSchema[] = "_tandem";
 inline constexpr char kCheckpointTable[] = "checkpoint";
+// DDL markers (see ApplyDdl): digest BINARY(32) PK (SHA-256 of the position), position TEXT,
+// started_at; a row lives from just before a DDL statement runs until its checkpoint commits.
+inline constexpr char kDdlMarkerTable[] = "ddl_started";
 
 class MySqlChangeApplier final : public engine::ChangeApplier {
  public:
@@ -182,8 +188,8 @@ class MySqlChangeApplier final : public engine::ChangeApplier {
 engine::Result<std::unique_ptr<engine::ChangeApplier>> OpenMySqlChangeApplier(
     const engine::ConnectionConfig& config);
 
-// The identifying key's values of `row` (full row of `table`), in key order.
-// REQUIRES: table.IdentifyingKey() != nullptr and row.size() == table.columns.size().
-engine::Row KeyOf(const engine::TableSchema& table, const engine::Row& row);
+// Roughly what `row` costs in a statement or a batch: each value's bytes plus the fixed part of the
+// protocol (16 bytes a value).
+size_t EstimatedBytes(const engine::Row& row);
 
 }  // namespace tandem::connectors::mysql

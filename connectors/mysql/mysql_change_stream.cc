@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <deque>
 #include <map>
@@ -121,6 +122,17 @@ class BinlogChangeStream final : public engine::ChangeStream {
 
   engine::Position position() const override { return position_; }
 
+  // Everything up to `end` is read when no transaction is open and the read offset (which moves
+  // past every event outside a transaction, selected or not) has reached it.
+  Result<bool> HasReadThrough(const engine::Position& end) const override {
+    if (in_transaction_ || !pending_.empty()) {
+      return false;
+    }
+    TANDEM_ASSIGN_OR_RETURN(std::strong_ordering order,
+                            engine::Compare(BinlogPosition{file_, offset_, ""}, end));
+    return order != std::strong_ordering::less;
+  }
+
  private:
   BinlogPosition CurrentPosition() const {
     return BinlogPosition{file_, offset_, gtids_.ToString()};
@@ -141,7 +153,24 @@ class BinlogChangeStream final : public engine::ChangeStream {
       return true;
     }
     for (const std::string& schema : selected_schemas_) {
-      if (query.query.find(schema) != std::string::npos) {
+      if (MentionsIdentifier(query.query, schema)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // True when `name` occurs in `text` as a whole identifier (not inside a longer one: `shop` is
+  // not mentioned by "CREATE DATABASE shop2"), quoted or not.
+  static bool MentionsIdentifier(std::string_view text, std::string_view name) {
+    const auto is_identifier_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$' ||
+             static_cast<unsigned char>(c) >= 0x80;
+    };
+    for (size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
+      const size_t end = at + name.size();
+      if ((at == 0 || !is_identifier_char(text[at - 1])) &&
+          (end == text.size() || !is_identifier_char(text[end]))) {
         return true;
       }
     }
@@ -492,22 +521,13 @@ Status CheckSource(MySqlConnection& connection) {
                                "binlog_row_image=FULL (SET GLOBAL binlog_row_image='FULL' and in "
                                "the server config), then take a new snapshot");
   }
-  TANDEM_ASSIGN_OR_RETURN(TextRows grant_rows, connection.QueryText("SHOW GRANTS", action));
-  std::vector<std::string> lines;
-  for (const TextRow& row : grant_rows) {
-    if (!row.empty() && row[0].has_value()) {
-      lines.push_back(*row[0]);
-    }
-  }
-  const GrantSet grants = GrantSet::Parse(lines);
+  TANDEM_ASSIGN_OR_RETURN(const GrantSet grants, ReadGrants(connection, action));
   std::vector<std::string> missing;
-  if (!grants.HasGlobal("REPLICATION SLAVE")) {
-    missing.push_back(connection.is_mariadb() ? "REPLICATION SLAVE (REPLICATION REPLICA)"
-                                              : "REPLICATION SLAVE");
-  }
-  if (!grants.HasGlobal("REPLICATION CLIENT")) {
-    missing.push_back(connection.is_mariadb() ? "BINLOG MONITOR (REPLICATION CLIENT)"
-                                              : "REPLICATION CLIENT");
+  for (const char* privilege : {"REPLICATION SLAVE", "REPLICATION CLIENT"}) {
+    if (!grants.HasGlobal(privilege)) {
+      missing.push_back(
+          PrivilegeForServer(privilege, connection.is_mariadb(), connection.version_number()));
+    }
   }
   if (!missing.empty()) {
     std::string list;
@@ -515,10 +535,7 @@ Status CheckSource(MySqlConnection& connection) {
       list += (list.empty() ? "" : ", ") + privilege;
     }
     return engine::PermissionDenied("the user of " + where + " lacks " + list +
-                                    ", needed to read the binlog as a replica: GRANT " +
-                                    (connection.is_mariadb() ? "REPLICATION SLAVE, BINLOG MONITOR"
-                                                             : "REPLICATION SLAVE, "
-                                                               "REPLICATION CLIENT") +
+                                    ", needed to read the binlog as a replica: GRANT " + list +
                                     " ON *.* TO the user");
   }
   return Status::Ok();
@@ -581,6 +598,13 @@ Result<std::unique_ptr<engine::ChangeStream>> NewBinlogChangeStream(
   return std::unique_ptr<engine::ChangeStream>(std::make_unique<BinlogChangeStream>(
       std::move(transport), std::move(schemas), std::move(fallback_schemas), start,
       std::move(gtids).value(), options));
+}
+
+Result<BinlogPosition> ReadBinlogEnd(const engine::ConnectionConfig& config) {
+  TANDEM_ASSIGN_OR_RETURN(auto connection, MySqlConnection::Open(config));
+  BinlogPosition end;
+  TANDEM_RETURN_IF_ERROR(ResolveStart(*connection, &end));
+  return end;
 }
 
 Status CheckBinlogSource(const engine::ConnectionConfig& config) {

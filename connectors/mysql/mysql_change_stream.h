@@ -89,6 +89,12 @@ class TableSchemaSource {
 // never stream from is refused before anything is written. Errors: as OpenMySqlChangeStream.
 engine::Status CheckBinlogSource(const engine::ConnectionConfig& config);
 
+// The end of the source's binlog now (SHOW MASTER STATUS, with the GTID position): what
+// `tandem sync --until-caught-up` catches up to (PipelineOptions::stop_at). The stream's
+// HasReadThrough(end) holds once it has read every event up to there. Errors: connection errors;
+// kUnsupported when binary logging is off.
+engine::Result<engine::BinlogPosition> ReadBinlogEnd(const engine::ConnectionConfig& config);
+
 // Checks the source, connects as a replica and starts streaming from `start`.
 // REQUIRES: config.engine == kMySql. Errors: see the checks above; connection errors as
 // MySqlConnection::Open.

@@ -7,7 +7,6 @@
 #include "connectors/mysql/mysql_catalog.h"
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_range_query.h"
-#include "connectors/mysql/mysql_statement.h"
 #include "connectors/mysql/mysql_verify_support.h"
 
 namespace tandem::connectors::mysql {
@@ -17,13 +16,11 @@ using engine::ConnectionConfig;
 using engine::KeyRange;
 using engine::Result;
 using engine::Role;
-using engine::Row;
 using engine::RowSink;
 using engine::ServerInfo;
 using engine::Status;
 using engine::TableId;
 using engine::TableSchema;
-using engine::ValueKind;
 
 namespace {
 
@@ -108,27 +105,8 @@ class MySqlDatabase final : public engine::SqlDatabase {
   engine::VerificationSupport* verification() override { return verification_.get(); }
 
   Status ReadRange(const TableSchema& table, const KeyRange& range, const RowSink& sink) override {
-    const std::string action = "reading " + table.id.ToString() + " " + range.ToString();
-    TANDEM_ASSIGN_OR_RETURN(RangeQuery query, BuildRangeQuery(table, range));
-    std::vector<ValueKind> kinds;
-    kinds.reserve(table.columns.size());
-    for (const engine::Column& column : table.columns) {
-      kinds.push_back(column.kind);
-    }
-    TANDEM_ASSIGN_OR_RETURN(auto statement,
-                            MySqlStatement::Prepare(*connection_, query.sql, action));
-    TANDEM_RETURN_IF_ERROR(statement->Execute(query.params, kinds));
-    Row row;
-    while (true) {
-      TANDEM_ASSIGN_OR_RETURN(bool more, statement->Fetch(&row));
-      if (!more) {
-        return Status::Ok();
-      }
-      if (!sink(std::move(row))) {
-        return Status::Ok();  // the statement's destructor discards the rest of the result
-      }
-      row = Row();
-    }
+    return mysql::ReadRange(*connection_, table, range,
+                            "reading " + table.id.ToString() + " " + range.ToString(), sink);
   }
 
  private:

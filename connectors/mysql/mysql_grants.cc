@@ -328,4 +328,15 @@ std::string GrantStatement(const std::vector<std::string>& privileges, std::stri
   return out;
 }
 
+engine::Result<GrantSet> ReadGrants(MySqlConnection& connection, const std::string& action) {
+  TANDEM_ASSIGN_OR_RETURN(TextRows rows, connection.QueryText("SHOW GRANTS", action));
+  std::vector<std::string> lines;
+  for (const TextRow& row : rows) {
+    if (!row.empty() && row[0]) {
+      lines.push_back(*row[0]);
+    }
+  }
+  return GrantSet::Parse(lines);
+}
+
 }  // namespace tandem::connectors::mysql

@@ -19,13 +19,17 @@
 //
 // The lines may contain password hashes; nothing here copies a line into a message.
 //
-// Thread safety: value types and pure functions.
+// Thread safety: value types and pure functions, but for ReadGrants, which runs on the thread that
+// owns its connection.
 #pragma once
 
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "connectors/mysql/mysql_connection.h"
+#include "engine/status.h"
 
 namespace tandem::connectors::mysql {
 
@@ -57,6 +61,10 @@ class GrantSet {
   static bool Covers(const Grant& grant, const std::string& canonical);
   std::vector<Grant> grants_;
 };
+
+// What the user of `connection` may do: its SHOW GRANTS, parsed. `action` names the read in errors.
+// Errors: those of the query (QueryErrorStatus).
+engine::Result<GrantSet> ReadGrants(MySqlConnection& connection, const std::string& action);
 
 // "replication  replica" -> "REPLICATION SLAVE"; see the header comment.
 std::string CanonicalPrivilege(std::string_view name);

@@ -29,6 +29,7 @@
 
 namespace tandem::connectors::mysql {
 
+// `key` in the encoding above; DecodeKey gives back an equal Row. Never fails.
 std::string EncodeKey(const engine::Row& key);
 
 // Errors: kCorruption when `bytes` is not an encoding EncodeKey produced (short, unknown kind,

@@ -1,5 +1,7 @@
 #include "connectors/mysql/mysql_range_query.h"
 
+#include "connectors/mysql/mysql_statement.h"
+
 namespace tandem::connectors::mysql {
 
 using engine::KeyBound;
@@ -126,6 +128,27 @@ Result<RangeQuery> BuildRangeQuery(const TableSchema& table, const KeyRange& ran
 Result<RangeQuery> BuildRangeAggregateQuery(const TableSchema& table, const KeyRange& range,
                                             const std::string& select_list) {
   return BuildRangeSelect(table, range, select_list, /*ordered=*/false);
+}
+
+engine::Status ReadRange(MySqlConnection& connection, const TableSchema& table,
+                         const KeyRange& range, const std::string& action,
+                         const engine::RowSink& sink) {
+  TANDEM_ASSIGN_OR_RETURN(RangeQuery query, BuildRangeQuery(table, range));
+  std::vector<engine::ValueKind> kinds;
+  kinds.reserve(table.columns.size());
+  for (const engine::Column& column : table.columns) {
+    kinds.push_back(column.kind);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto statement, MySqlStatement::Prepare(connection, query.sql, action));
+  TANDEM_RETURN_IF_ERROR(statement->Execute(query.params, kinds));
+  engine::Row row;
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(bool more, statement->Fetch(&row));
+    if (!more || !sink(std::move(row))) {
+      return engine::Status::Ok();  // an early stop: the statement's destructor discards the rest
+    }
+    row = engine::Row();
+  }
 }
 
 }  // namespace tandem::connectors::mysql

@@ -12,13 +12,19 @@
 // values in every version). Single-column keys compare the column directly. FORCE INDEX makes the
 // server walk the key's index in order instead of sorting, so rows stream as they are read.
 //
-// Thread safety: pure functions.
+// ReadRange runs that query on a connection as a prepared statement, fetched unbuffered row by
+// row (mysql_statement.h): the one reader of ranges behind MySqlDatabase and the snapshot readers.
+//
+// Thread safety: the builders are pure functions; ReadRange runs on the thread that owns the
+// connection.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "connectors/mysql/mysql_connection.h"
+#include "engine/database.h"
 #include "engine/key_range.h"
 #include "engine/status.h"
 #include "engine/table_schema.h"
@@ -49,5 +55,15 @@ engine::Result<RangeQuery> BuildRangeQuery(const engine::TableSchema& table,
 engine::Result<RangeQuery> BuildRangeAggregateQuery(const engine::TableSchema& table,
                                                     const engine::KeyRange& range,
                                                     const std::string& select_list);
+
+// Reads the rows of `range` of `table` in key order (BuildRangeQuery), each decoded per its
+// column's kind, and hands them to `sink` one at a time until the last row or until `sink` returns
+// false (the rest of the result is then read and discarded). `action` names the read in errors
+// ("reading shop.orders [1, 100]").
+// Errors: those of BuildRangeQuery; the server's, mapped by QueryErrorStatus; kFailedPrecondition
+// when a column's wire type cannot produce its kind (the table changed since it was described).
+engine::Status ReadRange(MySqlConnection& connection, const engine::TableSchema& table,
+                         const engine::KeyRange& range, const std::string& action,
+                         const engine::RowSink& sink);
 
 }  // namespace tandem::connectors::mysql

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <utility>
 
-#include "connectors/mysql/mysql_catalog.h"
 #include "connectors/mysql/mysql_grants.h"
 #include "connectors/mysql/mysql_range_query.h"
 #include "connectors/mysql/mysql_statement.h"
@@ -74,15 +73,8 @@ Status CheckSource(MySqlConnection& connection, bool needs_global_lock) {
                                       "binlog_format=ROW)");
   }
   const Account account = ParseAccount(settings[0][1].value_or(connection.config().user + "@%"));
-  TANDEM_ASSIGN_OR_RETURN(TextRows grant_rows,
-                          connection.QueryText("SHOW GRANTS", "reading the user's privileges"));
-  std::vector<std::string> lines;
-  for (const TextRow& row : grant_rows) {
-    if (!row.empty() && row[0]) {
-      lines.push_back(*row[0]);
-    }
-  }
-  const GrantSet grants = GrantSet::Parse(lines);
+  TANDEM_ASSIGN_OR_RETURN(const GrantSet grants,
+                          ReadGrants(connection, "reading the user's privileges"));
   std::vector<std::string> missing;
   if (needs_global_lock && !grants.HasGlobal("RELOAD")) {
     missing.push_back("RELOAD");
@@ -117,34 +109,15 @@ MySqlSnapshotReader::~MySqlSnapshotReader() {
 
 Status MySqlSnapshotReader::ReadRange(const TableSchema& table, const KeyRange& range,
                                       const RowSink& sink) {
-  const std::string action =
-      "reading " + table.id.ToString() + " " + range.ToString() + " in the snapshot";
-  TANDEM_ASSIGN_OR_RETURN(RangeQuery query, BuildRangeQuery(table, range));
-  std::vector<engine::ValueKind> kinds;
-  kinds.reserve(table.columns.size());
-  for (const engine::Column& column : table.columns) {
-    kinds.push_back(column.kind);
-  }
-  TANDEM_ASSIGN_OR_RETURN(auto statement, MySqlStatement::Prepare(*connection_, query.sql, action));
-  TANDEM_RETURN_IF_ERROR(statement->Execute(query.params, kinds));
-  Row row;
-  while (true) {
-    TANDEM_ASSIGN_OR_RETURN(bool more, statement->Fetch(&row));
-    if (!more || !sink(std::move(row))) {
-      return Status::Ok();  // an early stop: the statement's destructor discards the rest
-    }
-    row = Row();
-  }
+  return mysql::ReadRange(
+      *connection_, table, range,
+      "reading " + table.id.ToString() + " " + range.ToString() + " in the snapshot", sink);
 }
 
 Result<std::optional<Row>> MySqlSnapshotReader::KeyAfter(const TableSchema& table,
                                                          const std::optional<KeyBound>& after,
                                                          int64_t offset) {
   return verification_->KeyAfter(table, after, offset);
-}
-
-Result<TableSchema> MySqlSnapshotReader::DescribeTable(const engine::TableId& table) {
-  return mysql::DescribeTable(*connection_, table);
 }
 
 Result<std::unique_ptr<MySqlSnapshot>> MySqlSnapshot::Open(const ConnectionConfig& source,

@@ -64,9 +64,11 @@ struct MySqlSnapshotOptions {
   bool force_global_lock = false;  // take the lock even where MariaDB needs none (tests)
 };
 
-// One connection inside the snapshot transaction.
+// One connection inside the snapshot transaction. Errors of its calls: as the same calls of
+// MySqlDatabase (mysql_database.h), naming the snapshot.
 class MySqlSnapshotReader {
  public:
+  // REQUIRES: `connection` has started the snapshot transaction (MySqlSnapshot::Open does it).
   explicit MySqlSnapshotReader(std::unique_ptr<MySqlConnection> connection);
   ~MySqlSnapshotReader();
   MySqlSnapshotReader(const MySqlSnapshotReader&) = delete;
@@ -79,9 +81,9 @@ class MySqlSnapshotReader {
   engine::Result<std::optional<engine::Row>> KeyAfter(const engine::TableSchema& table,
                                                       const std::optional<engine::KeyBound>& after,
                                                       int64_t offset);
-  // The catalog's description (mysql_catalog.h). kNotFound for a missing table.
-  engine::Result<engine::TableSchema> DescribeTable(const engine::TableId& table);
 
+  // The connection inside the snapshot, for catalog reads that must see it (mysql_catalog.h).
+  // Valid as long as the reader.
   MySqlConnection& connection() { return *connection_; }
 
  private:

@@ -236,7 +236,7 @@ class CopyRun {
     TANDEM_RETURN_IF_ERROR(target.Begin());
     if (!batch.empty()) {
       TANDEM_RETURN_IF_ERROR(target.Upsert(table, batch));
-      chunk.last = KeyOf(table, batch.back());
+      chunk.last = engine::KeyOf(table, batch.back());
       chunk.rows_copied += static_cast<int64_t>(batch.size());
     }
     Status progress = target.ExecuteBound(
@@ -282,9 +282,7 @@ class CopyRun {
         stopped = true;
         return false;
       }
-      for (const Value& value : row) {
-        bytes += value.text().size() + 16;
-      }
+      bytes += EstimatedBytes(row);
       batch.push_back(std::move(row));
       if (batch.size() >= options_.batch_rows || bytes >= options_.batch_bytes) {
         written = CommitBatch(target, chunk, batch, /*done=*/false);

@@ -241,4 +241,17 @@ Result<std::vector<Row>> MySqlStatement::QueryAll(const std::vector<Value>& para
   return rows;
 }
 
+std::string TextOf(const Value& value) {
+  switch (value.kind()) {
+    case engine::ValueKind::kNull:
+      return std::string();
+    case engine::ValueKind::kInt:
+      return std::to_string(value.int_value());
+    case engine::ValueKind::kUInt:
+      return std::to_string(value.uint_value());
+    default:
+      return value.text();
+  }
+}
+
 }  // namespace tandem::connectors::mysql

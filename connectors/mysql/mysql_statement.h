@@ -94,4 +94,8 @@ class MySqlStatement {
   bool has_result_ = false;
 };
 
+// A value of a catalog query's result (QueryAll with natural kinds) as text: information_schema
+// columns arrive as text or integers; integers are printed in decimal, NULL is "".
+std::string TextOf(const engine::Value& value);
+
 }  // namespace tandem::connectors::mysql

@@ -154,19 +154,13 @@ class MySqlVerificationSupport final : public engine::VerificationSupport {
   Result<engine::ServerDigest> DigestRange(const TableSchema& table,
                                            const std::vector<int>& columns,
                                            const KeyRange& range) override {
+    TANDEM_RETURN_IF_ERROR(engine::CheckColumnIndexes(table, columns, "digest"));
     std::set<std::string> collations;
     for (int index : columns) {
-      if (index < 0 || static_cast<size_t>(index) >= table.columns.size()) {
-        return engine::InvalidArgument("column " + std::to_string(index) + " is not in " +
-                                       table.id.ToString());
-      }
       const engine::Column& column = table.columns[static_cast<size_t>(index)];
       if (!column.collation.empty()) {
         collations.insert(column.collation);
       }
-    }
-    if (columns.empty()) {
-      return engine::InvalidArgument("no columns to digest in " + table.id.ToString());
     }
     const bool cast_text = collations.size() > 1;
     std::vector<std::string> texts;

@@ -1,11 +1,11 @@
 #include "connectors/postgres/postgres_replication_probe.h"
 
-#include <charconv>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "connectors/postgres/postgres_connection.h"
+#include "engine/position.h"
 
 namespace tandem::connectors::postgres {
 namespace {
@@ -200,20 +200,11 @@ class PostgresReplicationProbe : public engine::ReplicationProbe {
 }  // namespace
 
 std::optional<uint64_t> ParsePostgresLsn(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size()) {
+  engine::Result<engine::Lsn> lsn = engine::ParseLsn(text);
+  if (!lsn.ok()) {
     return std::nullopt;
   }
-  uint32_t high = 0;
-  uint32_t low = 0;
-  const char* begin = text.data();
-  auto [high_end, high_error] = std::from_chars(begin, begin + slash, high, 16);
-  auto [low_end, low_error] = std::from_chars(begin + slash + 1, begin + text.size(), low, 16);
-  if (high_error != std::errc() || low_error != std::errc() || high_end != begin + slash ||
-      low_end != begin + text.size()) {
-    return std::nullopt;
-  }
-  return (static_cast<uint64_t>(high) << 32) | low;
+  return (*lsn).value;
 }
 
 engine::Result<std::unique_ptr<engine::ReplicationProbe>> OpenPostgresReplicationProbe(

@@ -45,7 +45,7 @@ namespace tandem::connectors::postgres {
 engine::Result<std::unique_ptr<engine::ReplicationProbe>> OpenPostgresReplicationProbe(
     const engine::ConnectionConfig& source, const engine::ConnectionConfig& target);
 
-// "16/B374D848" -> 0x16B374D848. nullopt for anything else.
+// "16/B374D848" -> 0x16B374D848 (engine::ParseLsn). nullopt for anything else.
 std::optional<uint64_t> ParsePostgresLsn(std::string_view text);
 
 }  // namespace tandem::connectors::postgres

@@ -117,19 +117,12 @@ class PostgresVerificationSupport final : public engine::VerificationSupport {
   Result<engine::ServerDigest> DigestRange(const TableSchema& table,
                                            const std::vector<int>& columns,
                                            const KeyRange& range) override {
+    TANDEM_RETURN_IF_ERROR(engine::CheckColumnIndexes(table, columns, "digest"));
     std::string row_text = "ROW(";
     for (size_t i = 0; i < columns.size(); ++i) {
-      const int index = columns[i];
-      if (index < 0 || static_cast<size_t>(index) >= table.columns.size()) {
-        return engine::InvalidArgument("column " + std::to_string(index) + " is not in " +
-                                       table.id.ToString());
-      }
-      row_text += (i == 0 ? "" : ", ") + QuoteIdentifier(table.columns[index].name);
+      row_text += (i == 0 ? "" : ", ") + QuoteIdentifier(table.columns[columns[i]].name);
     }
     row_text += ")::text";
-    if (columns.empty()) {
-      return engine::InvalidArgument("no columns to digest in " + table.id.ToString());
-    }
     const bool extended = connection_.server_version() >= 110000;
     const std::string row_hash = extended ? "pg_catalog.hashtextextended(" + row_text + ", 0)"
                                           : "('x' || pg_catalog.substr(pg_catalog.md5(" + row_text +

@@ -472,6 +472,37 @@ TEST(ChangePipeline, HeartbeatAdvancesTheCheckpointOfAnIdleStream) {
   EXPECT_EQ(runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints, 1);
 }
 
+// --until-caught-up: a stream that pauses (the source or network is slow) before the position it
+// must catch up to is not idle-at-the-end; with stop_at the run waits through the pause and
+// applies everything; without it the pause would end the run early (the contrast shows the test
+// can fail).
+TEST(ChangePipeline, StopWhenIdleWaitsThroughAPauseBeforeTheStopPosition) {
+  auto t = testing::KeyedTable();
+  ScriptBuilder script;
+  for (int i = 1; i <= 20; ++i) {
+    script.Transaction({Insert(t, R(i, "k" + std::to_string(i), i))});
+  }
+  auto events = std::make_shared<Script>(script.events());
+  for (bool with_stop_at : {false, true}) {
+    FakeTarget target;
+    target.Define(t);
+    PipelineOptions options = FastOptions(2);
+    if (with_stop_at) {
+      options.stop_at = events->back().position;
+    }
+    Runner runner(target, events, options);
+    FakeStreamOptions stream;
+    stream.hold_at = events->size() / 2;  // a pause mid-way, several idle polls long
+    const auto paused_until = std::chrono::steady_clock::now() + milliseconds(60);
+    stream.release = [paused_until] { return std::chrono::steady_clock::now() >= paused_until; };
+    ASSERT_TRUE(runner.Run(stream).ok());
+    EXPECT_EQ(target.Committed(20), with_stop_at) << "stop_at set: " << with_stop_at;
+    if (with_stop_at) {
+      EXPECT_EQ(target.Store(), SerialApplication(*events, t));
+    }
+  }
+}
+
 TEST(ChangePipeline, StopReturnsPromptlyFromAnIdleStream) {
   FakeTarget target;
   auto events = std::make_shared<Script>();

@@ -133,6 +133,7 @@ std::unique_ptr<MariaDbServer> MariaDbServer::Start(const std::string& parent_di
         },
         &server->process_);
     if (outcome == LaunchOutcome::kReady) {
+      server->spawn_ = std::move(spawn);
       return server;
     }
     if (attempt == kPortAttempts) {
@@ -273,6 +274,22 @@ void MariaDbServer::WaitForReplicaCatchUp(const MariaDbServer& source,
 }
 
 void MariaDbServer::Stop() { process_.Stop(SIGTERM, std::chrono::seconds(30)); }
+
+void MariaDbServer::Restart(std::chrono::milliseconds timeout) {
+  Stop();
+  const MySqlConnectOptions admin = AdminConnectOptions();
+  const LaunchOutcome outcome = LaunchServer(
+      spawn_, "mariadbd in " + dir_ + " (restarted)", timeout,
+      [&admin] {
+        MySqlClient client = MySqlClient::Connect(admin);
+        return client.QueryScalar("SELECT 1") == "1";
+      },
+      &process_);
+  if (outcome != LaunchOutcome::kReady) {
+    throw std::runtime_error("mariadbd in " + dir_ + " could not restart: port " +
+                             std::to_string(port_) + " was taken meanwhile");
+  }
+}
 
 pid_t MariaDbServer::Release() {
   released_ = true;

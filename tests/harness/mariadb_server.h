@@ -24,8 +24,9 @@
 //
 // Thread safety: port(), Uri(), Execute(), Query() and the other const methods are safe for
 // concurrent use (each call opens its own connection, so session state such as SET SESSION does
-// not carry from one call to the next: use ConnectAdmin() for that). Start/Stop/Release/
-// StartReplicaOf must not run concurrently with any other call on the same object.
+// not carry from one call to the next: use ConnectAdmin() for that). Start/Stop/Restart/Release/
+// StartReplicaOf must not run concurrently with each other; other threads may go on calling
+// Execute()/Query()/ConnectAdmin() during a Restart() (they fail while the server is down).
 #pragma once
 
 #include <sys/types.h>
@@ -109,6 +110,14 @@ class MariaDbServer {
   // directory (the destructor removes it).
   void Stop();
 
+  // Stops the server as Stop() does (SIGTERM: a clean shutdown) and starts it again with the
+  // same command line: same port, data directory, binary log and GTID state. Returns once it
+  // accepts connections; clients connected before see their connections drop and must reconnect
+  // (a source or target restarted under a running `tandem sync`). Throws std::runtime_error with
+  // the log tail if it does not come back within `timeout`, or if the port was taken meanwhile
+  // (no other port is tried: clients expect this one).
+  void Restart(std::chrono::milliseconds timeout = kDefaultServerTimeout);
+
   // Leaves the server running and forgets it: the destructor will neither stop it nor remove its
   // directory. Returns its PID. Used by tandem-test-servers start.
   pid_t Release();
@@ -123,6 +132,7 @@ class MariaDbServer {
   uint16_t port_ = 0;
   int server_id_ = 0;
   ChildProcess process_;
+  SpawnOptions spawn_;  // the command line it was started with, for Restart()
   bool released_ = false;
 };
 

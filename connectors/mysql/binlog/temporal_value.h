@@ -25,6 +25,9 @@
 
 namespace tandem::connectors::mysql::binlog {
 
+// Each reads one value of its type (the table above; *Old: the pre-5.6 formats, *2: the ones with
+// fractional seconds, `fsp` from the table map) from `reader` and advances it.
+// Errors: kCorruption (ByteReader::Error) when the value is short or holds an out-of-range field.
 engine::Result<engine::Value> ReadDate(ByteReader& reader);
 engine::Result<engine::Value> ReadTimeOld(ByteReader& reader);
 engine::Result<engine::Value> ReadDateTimeOld(ByteReader& reader);

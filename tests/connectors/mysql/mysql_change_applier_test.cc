@@ -322,6 +322,39 @@ TEST_F(KeyedTable, DdlRunsInItsSchemaAndRecordsTheCheckpoint) {
   EXPECT_EQ(Rows(widened), expected);
 }
 
+// A crash after a DDL ran but before its checkpoint committed replays the DDL: with the marker
+// committed before the statement ran, the replay's "already exists" counts as done and the
+// checkpoint moves on; a DDL that never ran here (no marker) keeps its error.
+TEST_F(KeyedTable, ReplayedDdlAfterACrashIsDoneButAFreshConflictIsAnError) {
+  ChangeEvent ddl;
+  ddl.kind = ChangeKind::kDdl;
+  ddl.statement = "ALTER TABLE kv ADD COLUMN w VARCHAR(5) NULL";
+  ddl.statement_schema = db_->name();
+  ddl.position = MakeCheckpoint(21).position;
+  // The crashed run: the marker and the statement are in, the checkpoint is not.
+  const std::string position = engine::Serialize(ddl.position);
+  servers_->ExecuteMySql(Side::kTarget,
+                         "INSERT INTO _tandem.ddl_started (digest, position) VALUES "
+                         "(UNHEX(SHA2('" +
+                             position + "', 256)), '" + position + "')");
+  servers_->ExecuteMySql(Side::kTarget,
+                         "ALTER TABLE `" + db_->name() + "`.kv ADD COLUMN w VARCHAR(5) NULL");
+  ExpectOk(applier_->ApplyDdl(ddl, MakeCheckpoint(21)));
+  auto read = applier_->ReadCheckpoint(stream_);
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->transaction_sequence, 21u);
+  EXPECT_EQ(servers_->QueryMySql(Side::kTarget,
+                                 "SELECT COUNT(*) FROM _tandem.ddl_started WHERE digest = "
+                                 "UNHEX(SHA2('" +
+                                     position + "', 256))"),
+            (testing::ResultRows{{"0"}}));
+  // The same statement at another position, never run before: the duplicate column is an error.
+  ddl.position = MakeCheckpoint(22).position;
+  const Status again = applier_->ApplyDdl(ddl, MakeCheckpoint(22));
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(again.message().find("Duplicate column"), std::string::npos) << again.ToString();
+}
+
 TEST_F(KeyedTable, MissingTargetTableIsNotFoundAndKeylessTableUnsupported) {
   TableSchema missing = *table_;
   missing.id.name = "no_such_table";
