@@ -22,6 +22,7 @@
 #include "connectors/mysql/mysql_change_applier.h"
 #include "connectors/mysql/mysql_change_stream.h"
 #include "connectors/mysql/mysql_snapshot_copy.h"
+#include "connectors/mysql/mysql_statement.h"
 #include "engine/change_pipeline.h"
 #include "engine/database.h"
 #include "engine/pipeline_metrics.h"
@@ -314,6 +315,47 @@ engine::Result<connectors::mysql::SnapshotCopyResult> CopyWithRetries(const Sync
   }
 }
 
+// 64-bit FNV-1a: stable across runs and builds (std::hash is not).
+uint64_t StableHash(const std::string& text) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    hash = (hash ^ c) * 1099511628211ull;
+  }
+  return hash;
+}
+
+// One stream at a time: a named lock on the target (GET_LOCK), held by this connection for the
+// run. A killed process's lock goes with its connection, so a restart waits a little for the server
+// to notice the closed socket.
+class StreamLock {
+ public:
+  static engine::Result<std::unique_ptr<StreamLock>> Acquire(const SyncSettings& settings) {
+    TANDEM_ASSIGN_OR_RETURN(auto connection,
+                            connectors::mysql::MySqlConnection::Open(settings.target));
+    char name[64];
+    std::snprintf(name, sizeof name, "tandem-sync/%016llx",
+                  static_cast<unsigned long long>(StableHash(settings.stream)));
+    TANDEM_ASSIGN_OR_RETURN(auto statement,
+                            connectors::mysql::MySqlStatement::Prepare(
+                                *connection, "SELECT GET_LOCK(?, 10)", "locking the stream"));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<engine::Row> rows,
+                            statement->QueryAll({engine::Value::Text(name)}));
+    if (rows.size() != 1 || rows[0].size() != 1 || rows[0][0].is_null() ||
+        connectors::mysql::TextOf(rows[0][0]) != "1") {
+      return engine::FailedPrecondition("another tandem sync of stream '" + settings.stream +
+                                        "' is running against " + settings.target.Redacted() +
+                                        " (it holds the lock " + name +
+                                        "): stop it first, or give this one another --stream");
+    }
+    return std::unique_ptr<StreamLock>(new StreamLock(std::move(connection)));
+  }
+
+ private:
+  explicit StreamLock(std::unique_ptr<connectors::mysql::MySqlConnection> connection)
+      : connection_(std::move(connection)) {}
+  std::unique_ptr<connectors::mysql::MySqlConnection> connection_;  // holds the lock
+};
+
 // The stream's durable resume point and events applied, read from the target's checkpoint rows.
 engine::Result<std::optional<engine::Checkpoint>> ReadCommittedCheckpoint(
     const SyncSettings& settings) {
@@ -369,6 +411,10 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   auto selection = SelectTables(settings);
   if (!selection.ok()) {
     return ReportError(kCommand, selection.status().WithContext("source"));
+  }
+  auto lock = StreamLock::Acquire(settings);
+  if (!lock.ok()) {
+    return ReportError(kCommand, lock.status().WithContext("target"));
   }
 
   engine::PipelineMetrics metrics;
@@ -437,6 +483,11 @@ int RunSyncCommand(const std::vector<std::string>& args) {
            error.message() + "; reconnecting in " + std::to_string(backoff.count()) + " ms");
     };
     connectors::mysql::MySqlChangeStreamOptions stream_options;
+    // The same replica id on every run of this stream: the source drops a killed run's lingering
+    // dump thread when the next one connects (else it may hold binlogs from PURGE for a while).
+    stream_options.server_id = static_cast<uint32_t>(
+        1'000'000'000u +
+        StableHash(settings.target.Redacted() + "/" + settings.stream) % 1'000'000'000u);
     stream_options.tables = selection->stream_tables;
     stream_options.schemas = selection->stream_schemas;
     stream_options.schema_fallback = settings.target;  // see mysql_change_stream.h
