@@ -1,8 +1,10 @@
 #include "connectors/mysql/mysql_change_applier.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
+#include "connectors/mysql/mysql_key_codec.h"
 #include "connectors/mysql/mysql_range_query.h"
 #include "engine/position.h"
 
@@ -205,6 +207,7 @@ Status MySqlChangeApplier::Apply(std::span<const ChangeEvent> changes) {
 }
 
 Status MySqlChangeApplier::ApplyChanges(std::span<const ChangeEvent> changes) {
+  bool coalesce = true;
   for (const ChangeEvent& change : changes) {
     if (!change.IsRowChange() || change.table == nullptr) {
       return engine::Internal("MySqlChangeApplier::Apply given a " +
@@ -228,6 +231,14 @@ Status MySqlChangeApplier::ApplyChanges(std::span<const ChangeEvent> changes) {
                               " has a row image whose width differs from the table's " +
                               std::to_string(width) + " columns");
     }
+    coalesce = coalesce && table.foreign_keys.empty();
+  }
+  return coalesce ? ApplyNetEffect(changes) : ApplyInOrder(changes);
+}
+
+Status MySqlChangeApplier::ApplyInOrder(std::span<const ChangeEvent> changes) {
+  for (const ChangeEvent& change : changes) {
+    const TableSchema& table = *change.table;
     const bool fk_off = change.foreign_key_checks_off;
     switch (change.kind) {
       case ChangeKind::kInsert:
@@ -243,7 +254,66 @@ Status MySqlChangeApplier::ApplyChanges(std::span<const ChangeEvent> changes) {
         TANDEM_RETURN_IF_ERROR(Add(Batch::Kind::kDelete, table, change.before, fk_off));
         break;
       default:
-        break;  // excluded by IsRowChange() above
+        break;  // excluded by IsRowChange() in ApplyChanges
+    }
+  }
+  return Flush();
+}
+
+Status MySqlChangeApplier::ApplyNetEffect(std::span<const ChangeEvent> changes) {
+  // The last state of each row the span touches, keyed by table and identifying key (exact bytes
+  // of the key's values), in order of first appearance.
+  struct FinalState {
+    const TableSchema* table = nullptr;
+    const engine::Row* image = nullptr;  // deleted: a before image holding the key; else the after
+    bool deleted = false;
+    bool foreign_key_checks_off = false;
+  };
+  std::vector<FinalState> finals;
+  std::map<std::pair<engine::TableId, std::string>, size_t> index;
+  std::vector<const TableSchema*> tables;  // in order of first appearance
+  auto record = [&](const TableSchema& table, const engine::Row& image, bool deleted, bool fk_off) {
+    auto [slot, fresh] =
+        index.try_emplace({table.id, EncodeKey(engine::KeyOf(table, image))}, finals.size());
+    if (fresh) {
+      finals.push_back({});
+      if (std::none_of(tables.begin(), tables.end(),
+                       [&](const TableSchema* seen) { return seen->id == table.id; })) {
+        tables.push_back(&table);
+      }
+    }
+    finals[slot->second] = FinalState{&table, &image, deleted, fk_off};
+  };
+  for (const ChangeEvent& change : changes) {
+    const TableSchema& table = *change.table;
+    const bool fk_off = change.foreign_key_checks_off;
+    switch (change.kind) {
+      case ChangeKind::kInsert:
+        record(table, change.after, false, fk_off);
+        break;
+      case ChangeKind::kUpdate:
+        if (engine::KeyOf(table, change.before) != engine::KeyOf(table, change.after)) {
+          record(table, change.before, true, fk_off);
+        }
+        record(table, change.after, false, fk_off);
+        break;
+      case ChangeKind::kDelete:
+        record(table, change.before, true, fk_off);
+        break;
+      default:
+        break;  // excluded by IsRowChange() in ApplyChanges
+    }
+  }
+  // Every row that ends deleted goes first, so no upsert below meets a row the source removed.
+  for (bool deleted : {true, false}) {
+    for (const TableSchema* table : tables) {
+      for (const FinalState& final_state : finals) {
+        if (final_state.deleted == deleted && final_state.table->id == table->id) {
+          TANDEM_RETURN_IF_ERROR(Add(deleted ? Batch::Kind::kDelete : Batch::Kind::kUpsert,
+                                     *final_state.table, *final_state.image,
+                                     final_state.foreign_key_checks_off));
+        }
+      }
     }
   }
   return Flush();

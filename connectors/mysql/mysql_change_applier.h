@@ -36,6 +36,17 @@
 //           ON DELETE actions fire (CASCADE removes children, RESTRICT refuses) when
 //           foreign_key_checks is on.
 //
+// Net effect. When no table of an Apply span has foreign keys, the span is applied as its net
+// effect, all inside the same open transaction: the last state of every row it touches (keyed by
+// table and identifying key), first the rows that end deleted, then the final images, table by
+// table. A span of OLTP transactions that switch table and statement kind at every row thus
+// becomes a few multi-row statements instead of one statement per row. The result is the
+// span's: rows it does not touch are untouched; a touched row ends as its last change left it; the
+// final images are a state the source held, so upserts cannot meet a unique-key conflict the
+// source would not have resolved the same way (REPLACE removes the old holder, which is itself a
+// touched row rewritten to its final image). With foreign keys in the span, parent and child rows
+// must keep source order, so each change becomes a statement row in order, as in the table above.
+//
 // Generated columns of the target table (VIRTUAL / STORED / PERSISTENT) are never written: the
 // server computes them. The target's columns are read once per table (and again after DDL).
 //
@@ -159,6 +170,10 @@ class MySqlChangeApplier final : public engine::ChangeApplier {
   engine::Status SetUpSession();
   engine::Status EnsureCheckpointTable();
   engine::Status ApplyChanges(std::span<const engine::ChangeEvent> changes);
+  // Each change as a statement row, in order (see the file comment).
+  engine::Status ApplyInOrder(std::span<const engine::ChangeEvent> changes);
+  // Only each touched row's last state (see the file comment).
+  engine::Status ApplyNetEffect(std::span<const engine::ChangeEvent> changes);
   // Adds one row to `batch_`, flushing first when it does not fit.
   engine::Status Add(Batch::Kind kind, const engine::TableSchema& table, const engine::Row& row,
                      bool foreign_key_checks_off);
