@@ -1,10 +1,11 @@
 // `tandem sync` killed with kill -9 at random moments, at least 20 times in one run, first during
-// its initial copy of a 200,000-row table and then mid-stream, while a load increments counters in
-// multi-statement transactions (some touching hundreds of rows, so kills land while such a
-// transaction is being applied) and inserts and deletes rows. Each restart resumes (the copy from
-// its finished chunks, the stream from its checkpoint). In the end the target's counters equal the
-// source's and the load's own tally of committed increments exactly: nothing lost, nothing
-// applied twice; and `tandem verify` finds both tables consistent.
+// its initial copy of a 200,000-row table and then mid-stream (at least twice while a target
+// transaction is open, as the target's INNODB_TRX shows just before the kill), while a load
+// increments counters in multi-statement transactions (some touching hundreds of rows, so kills
+// land while such a transaction is being applied) and inserts and deletes rows. Each restart
+// resumes (the copy from its finished chunks, the stream from its checkpoint). In the end the
+// target's counters equal the source's and the load's own tally of committed increments exactly:
+// nothing lost, nothing applied twice; and `tandem verify` finds both tables consistent.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -158,13 +159,21 @@ TEST(SyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce) {
   int during_copy = 0;
   int mid_stream = 0;
   int before_copy = 0;
+  int mid_transaction = 0;  // mid-stream kills while tandem had a target transaction open
   const std::string log_path = servers.dir->path() + "/sync.log";
-  while (kills < 20 || mid_stream < 5) {
-    ASSERT_LT(kills, 60) << "the stream never got going between kills";
+  while (kills < 20 || mid_stream < 5 || mid_transaction < 2) {
+    ASSERT_LT(kills, 80) << "the stream never got going between kills";
     SyncProcess sync(args, log_path);
     const int delay_ms = std::uniform_int_distribution<int>(50, 700)(random);
     // The kill moment is the stimulus: a fixed, random delay is the point here.
     std::this_thread::sleep_for(milliseconds(delay_ms));
+    // Only tandem writes to the target: an open transaction there that modified rows, seen just
+    // before the kill, is an apply the kill cuts in the middle (the server rolls it back).
+    const bool open_transaction = servers.target
+                                      ->QueryScalar(
+                                          "SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                          "WHERE trx_rows_modified > 0")
+                                      .value_or("0") != "0";
     ASSERT_TRUE(sync.KillNine()) << "sync exited by itself:\n" << sync.Log();
     ++kills;
     // Where did it land? A _tandem.copy row: the copy was in progress (it is deleted in the
@@ -182,6 +191,10 @@ TEST(SyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce) {
     } else if (TargetHasCheckpoint(*servers.target)) {
       ++mid_stream;
       where = "mid-stream";
+      if (open_transaction) {
+        ++mid_transaction;
+        where += ", in the middle of a target transaction";
+      }
     } else {
       ++before_copy;
       where = "before the copy started";
@@ -189,8 +202,8 @@ TEST(SyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce) {
     std::cout << "kill " << kills << " after " << delay_ms << " ms: " << where << "\n";
   }
   std::cout << kills << " kills: " << during_copy << " during the copy, " << mid_stream
-            << " mid-stream, " << before_copy << " before the copy started; " << load.transactions()
-            << " load transactions so far\n";
+            << " mid-stream (" << mid_transaction << " of them mid-transaction), " << before_copy
+            << " before the copy started; " << load.transactions() << " load transactions so far\n";
   EXPECT_GE(during_copy, 1) << "no kill landed during the initial copy";
 
   const std::string load_error = load.Stop();
