@@ -9,8 +9,12 @@
 //     bad flags): exit 2 with one stderr line naming the problem and the fix, and nothing written
 //     to the target.
 // The kill -9 test lives in sync_cli_kill_test.cc (label stress).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +23,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/harness/free_port.h"
 #include "tests/tools/sync_cli_support.h"
 
 namespace tandem::testing {
@@ -432,6 +437,75 @@ TEST(SyncCli, SourceAndTargetRestartedMidStreamAreReconnected) {
   ASSERT_EQ(caught_up.exit_code, 0) << caught_up.out << caught_up.err;
   EXPECT_EQ(ParseJson(caught_up).at("stopped"), "caught_up");
   ExpectVerifiedConsistent(*servers.source, *servers.target, "r", {"r.items"});
+}
+
+// GET http://127.0.0.1:port/metrics; "" when the endpoint does not answer.
+std::string FetchMetrics(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return "";
+  }
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof buffer)) > 0) {
+        response.append(buffer, static_cast<size_t>(n));
+      }
+    }
+  }
+  close(fd);
+  return response;
+}
+
+// The value of the first sample of `name` in a Prometheus exposition; -1 when absent.
+double MetricValue(const std::string& text, const std::string& name) {
+  for (size_t at = text.find("\n" + name + "{"); at != std::string::npos;
+       at = text.find("\n" + name + "{", at + 1)) {
+    const size_t space = text.find("} ", at);
+    const size_t end = text.find('\n', space);
+    if (space != std::string::npos) {
+      return std::stod(text.substr(space + 2, end - space - 2));
+    }
+  }
+  return -1;
+}
+
+// --metrics-port: while sync runs, /metrics shows the rows it applied and the applied position.
+TEST(SyncCli, MetricsEndpointShowsTheStreamsProgress) {
+  SyncServers servers = StartSyncServers();
+  servers.source->Execute(
+      "CREATE DATABASE m; CREATE TABLE m.items (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB;"
+      " INSERT INTO m.items SELECT seq, 0 FROM m.seq_1_to_100");
+  const uint16_t port = PickFreePort();
+  SyncProcess sync({"--source", UriWithoutPassword(*servers.source, "m"), "--target",
+                    UriWithoutPassword(*servers.target), "--metrics-port", std::to_string(port)},
+                   servers.dir->path() + "/sync.log");
+  ASSERT_TRUE(PollUntil(seconds(60), [&] {
+    return TargetHasCheckpoint(*servers.target) || !sync.Running();
+  })) << sync.Log();
+  servers.source->Execute("UPDATE m.items SET v = v + 1 WHERE id <= 50");
+  std::string metrics;
+  EXPECT_TRUE(PollUntil(seconds(30),
+                        [&] {
+                          metrics = FetchMetrics(port);
+                          return MetricValue(metrics, "tandem_sync_rows_applied_total") >= 50;
+                        }))
+      << metrics << sync.Log();
+  EXPECT_NE(metrics.find("200 OK"), std::string::npos) << metrics;
+  EXPECT_GE(MetricValue(metrics, "tandem_sync_transactions_applied_total"), 1);
+  EXPECT_NE(metrics.find("tandem_sync_applied_position_info{position=\"mysql:"), std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("tandem-secret"), std::string::npos);
+  EXPECT_EQ(sync.StopWith(SIGTERM, seconds(60)), 0) << sync.Log();
 }
 
 // Bad input: exit 2, one stderr line with every fragment, no password, and the target untouched
