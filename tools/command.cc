@@ -67,4 +67,24 @@ engine::Result<engine::TableId> ParseTableOption(const std::string& text) {
   return engine::TableId{text.substr(0, dot), text.substr(dot + 1)};
 }
 
+void AddMetricsOptions(boost::program_options::options_description& options) {
+  namespace po = boost::program_options;
+  options.add_options()("metrics-port", po::value<int>(),
+                        "serve Prometheus metrics on this port at /metrics")(
+      "metrics-address", po::value<std::string>()->default_value("127.0.0.1"),
+      "address the metrics endpoint listens on");
+}
+
+engine::Result<std::optional<uint16_t>> ParseMetricsPort(
+    const boost::program_options::variables_map& values) {
+  if (!values.count("metrics-port")) {
+    return std::optional<uint16_t>();
+  }
+  const int port = values["metrics-port"].as<int>();
+  if (port < 0 || port > 65535) {
+    return engine::InvalidArgument("--metrics-port must be between 0 and 65535");
+  }
+  return std::optional<uint16_t>(static_cast<uint16_t>(port));
+}
+
 }  // namespace tandem::tools

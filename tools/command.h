@@ -6,7 +6,9 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,13 @@ bool ParseCommandLine(const std::string& command, const std::string& usage,
 
 // Parses a --format value. Errors: kInvalidArgument naming the accepted values.
 engine::Result<OutputFormat> ParseOutputFormat(const std::string& text);
+
+// Adds --metrics-port P and --metrics-address A (default 127.0.0.1) to `options`.
+void AddMetricsOptions(boost::program_options::options_description& options);
+
+// The --metrics-port value, if given. Errors: kInvalidArgument when it is outside 0..65535.
+engine::Result<std::optional<uint16_t>> ParseMetricsPort(
+    const boost::program_options::variables_map& values);
 
 // Parses a --table value: "schema.table" (MySQL: "database.table"). Errors: kInvalidArgument.
 engine::Result<engine::TableId> ParseTableOption(const std::string& text);

@@ -168,10 +168,8 @@ int RunLagCommand(const std::vector<std::string>& args) {
       "least milliseconds between two reads of the target (bounds the observer's load)")(
       "first-heartbeat-timeout", po::value<double>()->default_value(10),
       "seconds to wait for the first heartbeat before giving up (exit 2)")(
-      "metrics-port", po::value<int>(), "serve Prometheus metrics on this port at /metrics")(
-      "metrics-address", po::value<std::string>()->default_value("127.0.0.1"),
-      "address the metrics endpoint listens on")(
       "format", po::value<std::string>()->default_value("text"), "text or json");
+  AddMetricsOptions(options);
   po::variables_map values;
   int exit_code = kExitCannotAnswer;
   if (!ParseCommandLine("lag", kUsage, options, args, &values, &exit_code)) {
@@ -245,13 +243,9 @@ int RunLagCommand(const std::vector<std::string>& args) {
     }
     gate_options = gate;
   }
-  std::optional<uint16_t> metrics_port;
-  if (values.count("metrics-port")) {
-    const int port = values["metrics-port"].as<int>();
-    if (port < 0 || port > 65535) {
-      return ReportError("lag", "--metrics-port must be between 0 and 65535");
-    }
-    metrics_port = static_cast<uint16_t>(port);
+  auto metrics_port = ParseMetricsPort(values);
+  if (!metrics_port.ok()) {
+    return ReportError("lag", metrics_port.status());
   }
 
   auto monitor = lag::LagMonitor::Open(
@@ -262,13 +256,14 @@ int RunLagCommand(const std::vector<std::string>& args) {
   }
 
   std::unique_ptr<lag::MetricsHttpServer> metrics;
-  if (metrics_port) {
+  if (*metrics_port) {
     const std::map<std::string, std::string> labels = {{"source", source_config->Redacted()},
                                                        {"target", target_config->Redacted()}};
-    auto started = lag::MetricsHttpServer::Start(
-        values["metrics-address"].as<std::string>(), *metrics_port, [raw = monitor->get(), labels] {
-          return lag::FormatPrometheusText(raw->Snapshot(), labels);
-        });
+    auto started =
+        lag::MetricsHttpServer::Start(values["metrics-address"].as<std::string>(), **metrics_port,
+                                      [raw = monitor->get(), labels] {
+                                        return lag::FormatPrometheusText(raw->Snapshot(), labels);
+                                      });
     if (!started.ok()) {
       return ReportError("lag", started.status());
     }

@@ -213,13 +213,7 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
     }
     settings.duration = std::chrono::milliseconds(std::llround(seconds * 1000));
   }
-  if (values.count("metrics-port")) {
-    const int port = values["metrics-port"].as<int>();
-    if (port < 0 || port > 65535) {
-      return engine::InvalidArgument("--metrics-port must be between 0 and 65535");
-    }
-    settings.metrics_port = static_cast<uint16_t>(port);
-  }
+  TANDEM_ASSIGN_OR_RETURN(settings.metrics_port, ParseMetricsPort(values));
   settings.metrics_address = values["metrics-address"].as<std::string>();
   settings.max_retries = values["max-retries"].as<int>();
   if (settings.max_retries < 0) {
@@ -386,10 +380,8 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       "name of the stream's checkpoint in _tandem (one per source/target pair)")(
       "max-retries", po::value<int>()->default_value(20),
       "consecutive failed reconnects before giving up (0 = never give up)")(
-      "metrics-port", po::value<int>(), "serve Prometheus metrics on this port at /metrics")(
-      "metrics-address", po::value<std::string>()->default_value("127.0.0.1"),
-      "address the metrics endpoint listens on")(
       "format", po::value<std::string>()->default_value("text"), "text or json");
+  AddMetricsOptions(options);
   po::variables_map values;
   int exit_code = kExitCannotAnswer;
   if (!ParseCommandLine(kCommand, kUsage, options, args, &values, &exit_code)) {

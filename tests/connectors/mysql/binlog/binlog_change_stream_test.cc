@@ -52,6 +52,16 @@ class FixtureSchemas final : public TableSchemaSource {
   int* calls_;
 };
 
+// The fixture table with its last column missing: it fits none of the logged table maps.
+class NarrowSchemas final : public TableSchemaSource {
+ public:
+  engine::Result<engine::TableSchema> Describe(const engine::TableId&) override {
+    engine::TableSchema schema = binlog::FixtureTableSchema();
+    schema.columns.pop_back();
+    return schema;
+  }
+};
+
 std::deque<std::string> FixtureEvents() {
   static const std::string file = binlog::ReadFixture("mariadb_10_11_all_types_crc32.bin");
   auto reader = BinlogFileReader::Open(file);
@@ -163,14 +173,6 @@ TEST(BinlogChangeStream, CorruptEventFailsTheStreamForGood) {
 }
 
 TEST(BinlogChangeStream, TableMapThatDisagreesWithTheCatalogIsRefused) {
-  class NarrowSchemas final : public TableSchemaSource {
-   public:
-    engine::Result<engine::TableSchema> Describe(const engine::TableId&) override {
-      engine::TableSchema schema = binlog::FixtureTableSchema();
-      schema.columns.pop_back();
-      return schema;
-    }
-  };
   auto stream =
       NewBinlogChangeStream(std::make_unique<ReplayTransport>(FixtureEvents()),
                             std::make_unique<NarrowSchemas>(), BinlogPosition{kFile, 4, ""}, {});
@@ -215,14 +217,6 @@ TEST(BinlogChangeStream, RowsLoggedBeforeAChangeDecodeWithTheFallbackSchema) {
 
 // Neither the source's nor the fallback's definition fits: refused, naming the table.
 TEST(BinlogChangeStream, NoFittingSchemaAnywhereIsRefused) {
-  class NarrowSchemas final : public TableSchemaSource {
-   public:
-    engine::Result<engine::TableSchema> Describe(const engine::TableId&) override {
-      engine::TableSchema schema = binlog::FixtureTableSchema();
-      schema.columns.pop_back();
-      return schema;
-    }
-  };
   auto stream = NewBinlogChangeStream(
       std::make_unique<ReplayTransport>(FixtureEvents()), std::make_unique<NarrowSchemas>(),
       BinlogPosition{kFile, 4, ""}, {}, std::make_unique<NarrowSchemas>());
