@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/postgres/postgres_libpq.h"
 #include "connectors/postgres/postgres_param.h"
 #include "connectors/postgres/postgres_result.h"
 #include "engine/connection_config.h"
@@ -87,11 +88,7 @@ class PostgresConnection {
                         const std::vector<Param>& params, const RowCallback& on_row);
 
  private:
-  // The one owner of the PGconn*: PQfinish on destruction.
-  struct ConnDeleter {
-    void operator()(PGconn* conn) const { PQfinish(conn); }
-  };
-  using ConnHandle = std::unique_ptr<PGconn, ConnDeleter>;
+  using ConnHandle = LibpqHandle;
 
   PostgresConnection(engine::ConnectionConfig config, ConnHandle conn);
 

@@ -1,0 +1,53 @@
+// File: connectors/postgres/postgres_libpq.h
+//
+// The libpq plumbing shared by every PostgreSQL connection class of the connector
+// (PostgresConnection for SQL, the replication connection for logical decoding): opening a PGconn
+// from an engine::ConnectionConfig with tandem's session settings, and waiting on its socket with a
+// deadline.
+//
+// Session settings (startup options, so they hold from the first statement and, on a walsender,
+// for the text pgoutput sends): TimeZone=UTC, DateStyle=ISO, IntervalStyle=postgres,
+// extra_float_digits=3 (shortest exact floats), bytea_output=hex, client_encoding=UTF8,
+// application_name=tandem, statement_timeout=read_timeout; TCP keepalives on; TLS as the config
+// says (sslmode, root certificate, client certificate and key; verify modes without a CA file use
+// the system store).
+//
+// Thread safety: free functions; a PGconn belongs to one thread at a time.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+
+#include "engine/connection_config.h"
+#include "engine/status.h"
+
+namespace tandem::connectors::postgres {
+
+// The one owner of a PGconn*: PQfinish on destruction.
+struct LibpqDeleter {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using LibpqHandle = std::unique_ptr<PGconn, LibpqDeleter>;
+
+enum class LibpqMode {
+  kNormal,       // a regular backend
+  kReplication,  // replication=database: a walsender that takes replication commands and SQL
+};
+
+// Connects and logs in, then switches the connection to non-blocking mode and discards notices.
+// Errors: kInvalidArgument (not a postgres config; unreadable TLS files), and for a failed login
+// what postgres_errors.h ConnectError maps (kConnectionFailed, kAuthenticationFailed, kNotFound,
+// kPermissionDenied, kUnavailable). Messages are one line and never hold the password.
+engine::Result<LibpqHandle> OpenLibpqConnection(const engine::ConnectionConfig& config,
+                                                LibpqMode mode);
+
+enum class WaitOutcome { kReady, kTimedOut, kFailed };
+
+// Waits until the socket of `conn` has `events` (POLLIN / POLLOUT) or `deadline` passes.
+// Interrupted waits resume.
+WaitOutcome WaitForSocket(PGconn* conn, short events,
+                          std::chrono::steady_clock::time_point deadline);
+
+}  // namespace tandem::connectors::postgres
