@@ -6,8 +6,10 @@
 //   kBegin, (kInsert | kUpdate | kDelete)*, kCommit
 //
 // with the same `transaction_sequence` on every event of it. kDdl and kHeartbeat stand alone (a DDL
-// statement is its own transaction). Row images are full: every column of `table`, in its column
-// order (streams refuse sources that log partial images).
+// statement is its own transaction). Row images have every column of `table`, in its column order;
+// where a source logs less (PostgreSQL: old images of the key only, unchanged TOAST values), the
+// event says which values are placeholders (before_key_only, unchanged_columns) and appliers never
+// write them.
 //
 //   kind        before            after             statement   position
 //   kBegin      -                 -                 -           of the BEGIN
@@ -29,6 +31,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/position.h"
 #include "engine/table_schema.h"
@@ -67,6 +70,16 @@ struct ChangeEvent {
   uint64_t transaction_sequence = 0;
   // The source had foreign-key checks off for this change (MySQL's row event flag).
   bool foreign_key_checks_off = false;
+  // kUpdate / kDelete: `before` holds only the identifying key's columns (the others are NULL
+  // placeholders): a PostgreSQL table with REPLICA IDENTITY DEFAULT or USING INDEX logs no more.
+  // An update that logs no old key at all (the key did not change) gets the after image's key.
+  // Appliers use only the key of such a before image; the writeset orders the change against
+  // everything when it cannot hash the old values of other unique or foreign keys.
+  bool before_key_only = false;
+  // kUpdate: indexes (sorted) of `after` columns whose new value the source did not log because it
+  // did not change (PostgreSQL TOAST values left alone by the update). Their entries in `after` are
+  // NULL placeholders that an applier must never write: it keeps the target's value.
+  std::vector<int> unchanged_columns;
 
   bool IsRowChange() const {
     return kind == ChangeKind::kInsert || kind == ChangeKind::kUpdate ||

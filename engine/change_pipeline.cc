@@ -148,6 +148,7 @@ Status ChangePipeline::Run() {
     if (resume) {
       watermark_position_ = resume->position;
       watermark_sequence_ = resume->transaction_sequence;
+      stream_->Acknowledge(watermark_position_);  // durable: a checkpoint row holds it
     }
     metrics_->RecordApplied(watermark_position_, watermark_sequence_, 0);
   }
@@ -530,6 +531,7 @@ void ChangePipeline::AdvanceWatermarkLocked() {
   }
   if (advanced) {
     metrics_->RecordApplied(watermark_position_, watermark_sequence_, watermark_commit_time_us_);
+    stream_->Acknowledge(watermark_position_);
   }
 }
 

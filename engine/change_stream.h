@@ -43,6 +43,16 @@ class ChangeStream {
   // The position of the last event returned (std::monostate before the first).
   virtual Position position() const = 0;
 
+  // Tells the stream that every source transaction up to `durable` (a resume position the
+  // pipeline took from a kCommit, kDdl or kHeartbeat of this stream) is committed on the target
+  // with its checkpoint, so the source may forget it (PostgreSQL: the slot's confirmed flush LSN;
+  // Redis: the acknowledged offset). Only such positions may be reported to the source: one the
+  // target has not committed would leave a gap after a crash. Called by the pipeline whenever its
+  // watermark advances, from whichever pipeline thread advanced it and with the pipeline's lock
+  // held, concurrently with Next() on the reader thread: an implementation must be thread-safe
+  // against Next() and must not block. Default: nothing to tell.
+  virtual void Acknowledge(const Position& durable) { (void)durable; }
+
   // Whether the stream has read every event the source logged up to `end` (a position of the
   // source's log at a transaction boundary, e.g. its end when a run began): returned, or skipped
   // as not selected. After that, an idle Next() means everything up to `end` was delivered; before

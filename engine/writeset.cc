@@ -118,6 +118,52 @@ void Writeset::Seal() {
   sealed_ = true;
 }
 
+namespace {
+
+// Whether `column` belongs to a key of `table` other than its identifying key, or to a foreign key.
+bool InSecondaryKey(const TableSchema& table, int column) {
+  const KeyDescriptor* identifying = table.IdentifyingKey();
+  for (const KeyDescriptor& key : table.keys) {
+    if (&key != identifying && std::find(key.columns.begin(), key.columns.end(), column) !=
+                                   key.columns.end()) {
+      return true;
+    }
+  }
+  for (const ForeignKey& foreign_key : table.foreign_keys) {
+    if (std::find(foreign_key.columns.begin(), foreign_key.columns.end(), column) !=
+        foreign_key.columns.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether an image of `event` lacks a value some entry would hash: a before image that holds only
+// the identifying key while the table has other unique keys or foreign keys, or an after image
+// whose unlogged (unchanged) columns include a key column.
+bool HasUnknownKeyValues(const TableSchema& table, const ChangeEvent& event) {
+  if (event.before_key_only && event.kind != ChangeKind::kInsert) {
+    const KeyDescriptor* identifying = table.IdentifyingKey();
+    if (identifying == nullptr || table.keys.size() > 1 || !table.foreign_keys.empty()) {
+      return true;
+    }
+  }
+  for (int column : event.unchanged_columns) {
+    if (InSecondaryKey(table, column)) {
+      return true;
+    }
+    const KeyDescriptor* identifying = table.IdentifyingKey();
+    if (identifying != nullptr &&
+        std::find(identifying->columns.begin(), identifying->columns.end(), column) !=
+            identifying->columns.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void Writeset::Add(const ChangeEvent& event) {
   assert(!sealed_);  // Seal() sorted the entries; appending would break ConflictsWith
   if (event.kind == ChangeKind::kDdl) {
@@ -133,6 +179,10 @@ void Writeset::Add(const ChangeEvent& event) {
   }
   const TableSchema& table = *event.table;
   const size_t width = table.columns.size();
+  if (HasUnknownKeyValues(table, event)) {
+    barrier_ = true;
+    return;
+  }
   auto add_image = [&](const Row& row) -> bool {
     if (row.size() < width) {
       return false;

@@ -30,7 +30,10 @@
 // conflict) still converges to the source's final state.
 //
 // A barrier (DDL, a row change without a schema or with an image shorter than its key) conflicts
-// with everything. Hash collisions only add conflicts (serialise two independent transactions).
+// with everything. So does a row change whose images lack a value an entry needs
+// (ChangeEvent::before_key_only on a table with further unique keys or foreign keys; an unchanged,
+// unlogged column that belongs to a key): the old unique or parent values are unknown, so the
+// change is ordered against everything. Hash collisions only add conflicts (serialise two independent transactions).
 //
 // Thread safety: a value type.
 #pragma once
