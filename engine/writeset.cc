@@ -124,8 +124,8 @@ namespace {
 bool InSecondaryKey(const TableSchema& table, int column) {
   const KeyDescriptor* identifying = table.IdentifyingKey();
   for (const KeyDescriptor& key : table.keys) {
-    if (&key != identifying && std::find(key.columns.begin(), key.columns.end(), column) !=
-                                   key.columns.end()) {
+    if (&key != identifying &&
+        std::find(key.columns.begin(), key.columns.end(), column) != key.columns.end()) {
       return true;
     }
   }

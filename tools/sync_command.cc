@@ -19,10 +19,6 @@
 #include <variant>
 #include <vector>
 
-#include "connectors/mysql/mysql_change_applier.h"
-#include "connectors/mysql/mysql_change_stream.h"
-#include "connectors/mysql/mysql_snapshot_copy.h"
-#include "connectors/mysql/mysql_statement.h"
 #include "engine/change_pipeline.h"
 #include "engine/database.h"
 #include "engine/pipeline_metrics.h"
@@ -32,6 +28,7 @@
 #include "tools/command.h"
 #include "tools/database_opener.h"
 #include "tools/stop_signals.h"
+#include "tools/sync_backend.h"
 
 namespace tandem::tools {
 namespace {
@@ -42,24 +39,34 @@ using engine::TableId;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kCommand[] = "sync";
-// tandem's own bookkeeping schema: never copied wholesale; only its heartbeat table is streamed.
-constexpr char kTandemSchema[] = "_tandem";
-const TableId kHeartbeatTable{kTandemSchema, "heartbeat"};
 
 constexpr char kUsage[] =
     "Usage: tandem sync --source URI --target URI [--table db.t ...] [--threads N]\n"
     "                   [--until-caught-up] [--duration S] [--metrics-port P] [--format F]\n"
+    "                   [--drop-slot] [--slot-wal-warning MB]\n"
     "\n"
-    "Keeps the target a live copy of the source: copies the tables from a consistent snapshot\n"
-    "(in parallel chunks; the global read lock is held only to read the snapshot's binlog\n"
-    "coordinates), then streams every row change from the source's binlog, read as a replica,\n"
-    "into the target with --threads parallel appliers. Transactions that touch the same rows\n"
-    "(primary key, any unique key, foreign-key parents) keep source order; independent ones\n"
-    "apply in parallel. DDL on the streamed tables is applied in order.\n"
+    "Keeps the target a live copy of the source, MySQL/MariaDB -> MySQL/MariaDB or PostgreSQL ->\n"
+    "PostgreSQL: copies the tables from a consistent snapshot in parallel chunks, then streams\n"
+    "every row change into the target with --threads parallel appliers. Transactions that touch\n"
+    "the same rows (primary key, any unique key, foreign-key parents) keep source order;\n"
+    "independent ones apply in parallel.\n"
     "\n"
-    "Without --table: every table of the source URI's database (or of every database, when the\n"
-    "URI names none), including tables created there later. tandem's heartbeat table\n"
-    "(_tandem.heartbeat) is always streamed, so `tandem lag` can measure this stream end to end.\n"
+    "MySQL/MariaDB: the copy holds the global read lock only to read the snapshot's binlog\n"
+    "coordinates; changes are read from the binlog as a replica; DDL on the streamed tables is\n"
+    "applied in order. Without --table: every table of the source URI's database (or of every\n"
+    "database, when the URI names none), including tables created there later.\n"
+    "\n"
+    "PostgreSQL: a logical replication slot (pgoutput) and a publication named after --stream\n"
+    "(tandem_<stream>) are created on the source; the copy imports the slot's exported snapshot\n"
+    "and uses COPY; the stream starts at the slot's consistent point. The target's tables must\n"
+    "exist (as for a native subscription: pg_dump --schema-only SOURCE | psql TARGET). Without\n"
+    "--table: every table of the source URI's database outside the system schemas. The slot's\n"
+    "confirmed position only advances to what the target has durably committed; --drop-slot\n"
+    "drops the slot and publication when the run ends cleanly (then it cannot resume), and a\n"
+    "warning is printed while the slot retains more than --slot-wal-warning MB of WAL.\n"
+    "\n"
+    "tandem's heartbeat table (_tandem.heartbeat) is always streamed, so `tandem lag` can\n"
+    "measure this stream end to end.\n"
     "\n"
     "Progress is committed in the target, in the same transactions as the rows it covers\n"
     "(_tandem.checkpoint, _tandem.copy, _tandem.copy_chunk), so Ctrl-C, SIGTERM or even kill -9\n"
@@ -67,12 +74,16 @@ constexpr char kUsage[] =
     "finished chunks, the stream from its checkpoint). Use the same --stream name to resume.\n"
     "Lost connections are retried with backoff (--max-retries consecutive failures).\n"
     "\n"
-    "Source requirements: log_bin on, binlog_format=ROW, binlog_row_image=FULL; every table with\n"
-    "a primary key or a NOT NULL unique key, InnoDB. Privileges: source user SELECT on the\n"
-    "tables, RELOAD (snapshot coordinates), REPLICATION SLAVE and REPLICATION CLIENT (MariaDB\n"
-    "10.5+: REPLICATION REPLICA, BINLOG MONITOR); target user CREATE, SELECT, INSERT, UPDATE,\n"
-    "DELETE, DROP, ALTER on the tables and on _tandem. These are checked before anything is\n"
-    "written.\n"
+    "Source requirements, MySQL: log_bin on, binlog_format=ROW, binlog_row_image=FULL; InnoDB.\n"
+    "PostgreSQL: wal_level=logical, a free replication slot and WAL sender. Every table needs a\n"
+    "primary key or a NOT NULL unique key.\n"
+    "Privileges, MySQL: source SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT (MariaDB\n"
+    "10.5+: REPLICATION REPLICA, BINLOG MONITOR); target CREATE, SELECT, INSERT, UPDATE, DELETE,\n"
+    "DROP, ALTER on the tables and on _tandem. PostgreSQL: source role with REPLICATION, SELECT\n"
+    "on the tables, owner of the tables and CREATE on the database (for the publication); target\n"
+    "SELECT, INSERT, UPDATE, DELETE, TRUNCATE on the tables and CREATE on the database (for\n"
+    "_tandem); a superuser target applies with session_replication_role=replica (target triggers\n"
+    "do not fire, as with a native subscription). These are checked before anything is written.\n"
     "\n"
     "Exit status: 0 stopped as asked (--until-caught-up: caught up), 2 could not run.";
 
@@ -92,28 +103,6 @@ const char* EndingName(Ending ending) {
   }
   return "error";
 }
-
-struct SyncSettings {
-  engine::ConnectionConfig source;
-  engine::ConnectionConfig target;
-  std::vector<TableId> tables;  // --table, empty = whole schemas
-  std::string stream = "sync";
-  int threads = 4;
-  size_t copy_threads = 4;
-  bool until_caught_up = false;
-  std::optional<std::chrono::milliseconds> duration;
-  std::optional<uint16_t> metrics_port;
-  std::string metrics_address = "127.0.0.1";
-  int max_retries = 20;
-  OutputFormat format = OutputFormat::kText;
-};
-
-// The tables the copy takes and what the stream selects.
-struct Selection {
-  std::vector<TableId> copy_tables;
-  std::vector<TableId> stream_tables;
-  std::vector<std::string> stream_schemas;
-};
 
 // Sets the stop flag when --duration is over; ends early when the run is done.
 class DurationTimer {
@@ -172,12 +161,17 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
   TANDEM_ASSIGN_OR_RETURN(settings.format, ParseOutputFormat(values["format"].as<std::string>()));
   TANDEM_ASSIGN_OR_RETURN(settings.source, ParseSourceUri(values["source"].as<std::string>()));
   TANDEM_ASSIGN_OR_RETURN(settings.target, ParseTargetUri(values["target"].as<std::string>()));
-  if (settings.source.engine != engine::EngineKind::kMySql ||
-      settings.target.engine != engine::EngineKind::kMySql) {
+  const bool mysql = settings.source.engine == engine::EngineKind::kMySql &&
+                     settings.target.engine == engine::EngineKind::kMySql;
+  const bool postgres = settings.source.engine == engine::EngineKind::kPostgres &&
+                        settings.target.engine == engine::EngineKind::kPostgres;
+  if (!mysql && !postgres) {
     return engine::Unsupported(
-        "tandem sync streams MySQL/MariaDB to MySQL/MariaDB so far (source is " +
+        "tandem sync streams MySQL/MariaDB to MySQL/MariaDB and PostgreSQL to PostgreSQL (source "
+        "is " +
         std::string(engine::EngineKindName(settings.source.engine)) + ", target " +
-        std::string(engine::EngineKindName(settings.target.engine)) + "): give two mysql:// URIs");
+        std::string(engine::EngineKindName(settings.target.engine)) +
+        "): give two mysql:// or two postgres:// URIs");
   }
   if (values.count("table")) {
     for (const std::string& text : values["table"].as<std::vector<std::string>>()) {
@@ -215,50 +209,20 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
   }
   TANDEM_ASSIGN_OR_RETURN(settings.metrics_port, ParseMetricsPort(values));
   settings.metrics_address = values["metrics-address"].as<std::string>();
+  settings.drop_slot = values.count("drop-slot") > 0;
+  const double warning_mb = values["slot-wal-warning"].as<double>();
+  if (!(warning_mb > 0 && warning_mb <= 1e9)) {
+    return engine::InvalidArgument("--slot-wal-warning must be a positive number of MB");
+  }
+  settings.slot_wal_warning_bytes = static_cast<int64_t>(warning_mb * 1024 * 1024);
+  if (settings.drop_slot && !postgres) {
+    return engine::InvalidArgument("--drop-slot is for PostgreSQL sources (replication slots)");
+  }
   settings.max_retries = values["max-retries"].as<int>();
   if (settings.max_retries < 0) {
     return engine::InvalidArgument("--max-retries must be 0 (retry forever) or more");
   }
   return settings;
-}
-
-// What to copy and stream: --table, or every table of the source URI's database(s).
-engine::Result<Selection> SelectTables(const SyncSettings& settings) {
-  TANDEM_ASSIGN_OR_RETURN(auto source, OpenDatabase(settings.source));
-  auto* sql = dynamic_cast<engine::SqlDatabase*>(source.get());
-  if (sql == nullptr) {
-    return engine::Internal("the source connector does not list tables");
-  }
-  Selection selection;
-  if (!settings.tables.empty()) {
-    selection.copy_tables = settings.tables;
-    selection.stream_tables = settings.tables;
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(std::vector<TableId> listed, sql->ListTables(""));
-    std::set<std::string> schemas;
-    if (!settings.source.database.empty()) {
-      schemas.insert(settings.source.database);
-    }
-    for (TableId& table : listed) {
-      if (table.schema == kTandemSchema) {
-        continue;
-      }
-      schemas.insert(table.schema);
-      selection.copy_tables.push_back(std::move(table));
-    }
-    if (schemas.empty()) {
-      return engine::FailedPrecondition("the source " + settings.source.Redacted() +
-                                        " has no user tables to sync: name a database in the "
-                                        "URI or tables with --table");
-    }
-    selection.stream_schemas.assign(schemas.begin(), schemas.end());
-  }
-  // The heartbeat of `tandem lag` rides along, so lag is measurable through this stream.
-  selection.stream_tables.push_back(kHeartbeatTable);
-  if (sql->DescribeTable(kHeartbeatTable).ok()) {
-    selection.copy_tables.push_back(kHeartbeatTable);
-  }
-  return selection;
 }
 
 // Sleeps `backoff` in small steps; false when a stop was asked meanwhile.
@@ -278,19 +242,50 @@ std::chrono::milliseconds NextBackoff(std::chrono::milliseconds backoff) {
   return std::min(backoff * 2, std::chrono::milliseconds(30'000));
 }
 
+// Asks the backend for a warning every 30 s while the stream runs (PostgreSQL: WAL the slot
+// retains) and prints it as a progress line. Owns one thread; stops and joins when destroyed.
+class WarningWatcher {
+ public:
+  WarningWatcher(SyncBackend& backend, NoteFunction note) {
+    thread_ = std::thread([this, &backend, note = std::move(note)] {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        if (done_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return done_; })) {
+          return;
+        }
+        lock.unlock();
+        if (std::optional<std::string> warning = backend.Warning()) {
+          note("warning: " + *warning);
+        }
+        lock.lock();
+      }
+    });
+  }
+  ~WarningWatcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+    thread_.join();
+  }
+  WarningWatcher(const WarningWatcher&) = delete;
+  WarningWatcher& operator=(const WarningWatcher&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 // The initial copy, retried with backoff while the errors are retryable.
-engine::Result<connectors::mysql::SnapshotCopyResult> CopyWithRetries(const SyncSettings& settings,
-                                                                      const Selection& selection,
-                                                                      int* retries) {
-  connectors::mysql::SnapshotCopyOptions options;
-  options.stream = settings.stream;
-  options.threads = settings.copy_threads;
-  options.stop = StopSignals::flag();
+engine::Result<CopySummary> CopyWithRetries(const SyncSettings& settings, SyncBackend& backend,
+                                            const SyncSelection& selection, int* retries) {
   std::chrono::milliseconds backoff(200);
   int failures = 0;
   for (;;) {
-    auto copied = connectors::mysql::CopySnapshot(settings.source, settings.target,
-                                                  selection.copy_tables, options);
+    auto copied = backend.CopyOnce(selection, StopSignals::flag());
     if (copied.ok() || !copied.status().retryable() || StopSignals::stop_requested()) {
       return copied;
     }
@@ -309,51 +304,10 @@ engine::Result<connectors::mysql::SnapshotCopyResult> CopyWithRetries(const Sync
   }
 }
 
-// 64-bit FNV-1a: stable across runs and builds (std::hash is not).
-uint64_t StableHash(const std::string& text) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    hash = (hash ^ c) * 1099511628211ull;
-  }
-  return hash;
-}
-
-// One stream at a time: a named lock on the target (GET_LOCK), held by this connection for the
-// run. A killed process's lock goes with its connection, so a restart waits a little for the server
-// to notice the closed socket.
-class StreamLock {
- public:
-  static engine::Result<std::unique_ptr<StreamLock>> Acquire(const SyncSettings& settings) {
-    TANDEM_ASSIGN_OR_RETURN(auto connection,
-                            connectors::mysql::MySqlConnection::Open(settings.target));
-    char name[64];
-    std::snprintf(name, sizeof name, "tandem-sync/%016llx",
-                  static_cast<unsigned long long>(StableHash(settings.stream)));
-    TANDEM_ASSIGN_OR_RETURN(auto statement,
-                            connectors::mysql::MySqlStatement::Prepare(
-                                *connection, "SELECT GET_LOCK(?, 10)", "locking the stream"));
-    TANDEM_ASSIGN_OR_RETURN(std::vector<engine::Row> rows,
-                            statement->QueryAll({engine::Value::Text(name)}));
-    if (rows.size() != 1 || rows[0].size() != 1 || rows[0][0].is_null() ||
-        connectors::mysql::TextOf(rows[0][0]) != "1") {
-      return engine::FailedPrecondition("another tandem sync of stream '" + settings.stream +
-                                        "' is running against " + settings.target.Redacted() +
-                                        " (it holds the lock " + name +
-                                        "): stop it first, or give this one another --stream");
-    }
-    return std::unique_ptr<StreamLock>(new StreamLock(std::move(connection)));
-  }
-
- private:
-  explicit StreamLock(std::unique_ptr<connectors::mysql::MySqlConnection> connection)
-      : connection_(std::move(connection)) {}
-  std::unique_ptr<connectors::mysql::MySqlConnection> connection_;  // holds the lock
-};
-
 // The stream's durable resume point and events applied, read from the target's checkpoint rows.
 engine::Result<std::optional<engine::Checkpoint>> ReadCommittedCheckpoint(
-    const SyncSettings& settings) {
-  TANDEM_ASSIGN_OR_RETURN(auto applier, connectors::mysql::OpenMySqlChangeApplier(settings.target));
+    const SyncSettings& settings, SyncBackend& backend) {
+  TANDEM_ASSIGN_OR_RETURN(auto applier, backend.OpenApplier());
   return engine::ReadResumePosition(*applier, settings.stream);
 }
 
@@ -369,7 +323,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
                                                     "the old database (URI)")(
       "target", po::value<std::string>()->required(), "the new database (URI)")(
       "table", po::value<std::vector<std::string>>(),
-      "database.table to sync (repeatable; default: every table of the source URI's database)")(
+      "schema.table to sync (repeatable; default: every table of the source URI's database)")(
       "threads", po::value<int>()->default_value(4),
       "parallel appliers (one target connection each)")(
       "copy-threads", po::value<int>(),
@@ -377,7 +331,11 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       "until-caught-up", "stop once everything written on the source so far is applied")(
       "duration", po::value<double>(), "stop after this many seconds")(
       "stream", po::value<std::string>()->default_value("sync"),
-      "name of the stream's checkpoint in _tandem (one per source/target pair)")(
+      "name of the stream's checkpoint in _tandem (one per source/target pair); PostgreSQL: also "
+      "names the slot and publication")(
+      "drop-slot", "PostgreSQL: drop the replication slot and publication after a clean end")(
+      "slot-wal-warning", po::value<double>()->default_value(1024),
+      "PostgreSQL: warn while the slot retains more WAL than this many MB")(
       "max-retries", po::value<int>()->default_value(20),
       "consecutive failed reconnects before giving up (0 = never give up)")(
       "format", po::value<std::string>()->default_value("text"), "text or json");
@@ -395,18 +353,25 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   const auto started = Clock::now();
   StopSignals signals;
   DurationTimer timer(settings.duration);
+  const NoteFunction note = [&settings](const std::string& line) { Note(settings, line); };
+  std::unique_ptr<SyncBackend> backend = settings.source.engine == engine::EngineKind::kPostgres
+                                             ? NewPostgresSyncBackend(settings, note)
+                                             : NewMySqlSyncBackend(settings, note);
 
   // Everything that can refuse the run is checked before anything is written.
-  if (Status checked = connectors::mysql::CheckBinlogSource(settings.source); !checked.ok()) {
-    return ReportError(kCommand, checked.WithContext("source"));
-  }
-  auto selection = SelectTables(settings);
+  auto selection = backend->SelectTables();
   if (!selection.ok()) {
     return ReportError(kCommand, selection.status().WithContext("source"));
   }
-  auto lock = StreamLock::Acquire(settings);
+  if (Status checked = backend->CheckSource(*selection); !checked.ok()) {
+    return ReportError(kCommand, checked);
+  }
+  auto lock = backend->LockStream();
   if (!lock.ok()) {
     return ReportError(kCommand, lock.status().WithContext("target"));
+  }
+  if (Status prepared = backend->Prepare(*selection); !prepared.ok()) {
+    return ReportError(kCommand, prepared);
   }
 
   engine::PipelineMetrics metrics;
@@ -429,23 +394,24 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   Note(settings, "initial copy of " + std::to_string(selection->copy_tables.size()) +
                      " table(s) from " + settings.source.Redacted() + " to " +
                      settings.target.Redacted());
-  auto copy = CopyWithRetries(settings, *selection, &retries);
-  std::optional<connectors::mysql::SnapshotCopyResult> copy_result;
+  auto copy = CopyWithRetries(settings, *backend, *selection, &retries);
   Status run_status;
   if (copy.ok()) {
-    copy_result = *copy;
     if (copy->already_complete) {
       Note(settings, "initial copy already complete; resuming the stream from its checkpoint");
     } else {
       char line[256];
-      std::snprintf(line, sizeof line,
-                    "copied %lld rows in %lld chunks (%lld done before) in %.1f s; global read "
-                    "lock held %.1f ms",
-                    static_cast<long long>(copy->rows_copied),
-                    static_cast<long long>(copy->chunks_copied),
-                    static_cast<long long>(copy->chunks_skipped), copy->elapsed.count(),
-                    static_cast<double>(copy->global_lock_held.count()) / 1000.0);
-      Note(settings, line);
+      std::snprintf(
+          line, sizeof line, "copied %lld rows in %lld chunks (%lld done before) in %.1f s",
+          static_cast<long long>(copy->rows_copied), static_cast<long long>(copy->chunks_copied),
+          static_cast<long long>(copy->chunks_skipped), copy->elapsed.count());
+      std::string text = line;
+      if (copy->source_lock_held) {
+        std::snprintf(line, sizeof line, "; global read lock held %.1f ms",
+                      static_cast<double>(copy->source_lock_held->count()) / 1000.0);
+        text += line;
+      }
+      Note(settings, text);
     }
   } else if (copy.status().code() != engine::StatusCode::kCancelled) {
     run_status = copy.status().WithContext("initial copy");
@@ -458,13 +424,13 @@ int RunSyncCommand(const std::vector<std::string>& args) {
     pipeline_options.stop_when_idle = settings.until_caught_up;
     // Behind the source, a worker commits up to 256 source transactions at once, handed to the
     // applier in spans of 2,000 row changes, each applied as its net effect (fewer, larger
-    // statements; mysql_change_applier.h). Bytes stay bounded by max_group_bytes.
+    // statements). Bytes stay bounded by max_group_bytes.
     pipeline_options.max_group_transactions = 256;
     pipeline_options.max_apply_batch = 2000;
     if (settings.until_caught_up) {
       // Caught up = everything the source had logged when streaming began is applied; a pause of
       // the source or the network before that is not the end.
-      auto end = connectors::mysql::ReadBinlogEnd(settings.source);
+      auto end = backend->ReadSourceEnd();
       if (!end.ok()) {
         return ReportError(kCommand, end.status().WithContext("source"));
       }
@@ -479,36 +445,14 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       Note(settings,
            error.message() + "; reconnecting in " + std::to_string(backoff.count()) + " ms");
     };
-    connectors::mysql::MySqlChangeStreamOptions stream_options;
-    // The same replica id on every run of this stream: the source drops a killed run's lingering
-    // dump thread when the next one connects (else it may hold binlogs from PURGE for a while).
-    stream_options.server_id = static_cast<uint32_t>(
-        1'000'000'000u +
-        StableHash(settings.target.Redacted() + "/" + settings.stream) % 1'000'000'000u);
-    stream_options.tables = selection->stream_tables;
-    stream_options.schemas = selection->stream_schemas;
-    stream_options.schema_fallback = settings.target;  // see mysql_change_stream.h
-    const engine::BinlogPosition copy_start = copy->start_position;
     Note(settings, "streaming changes with " + std::to_string(settings.threads) + " applier(s)");
+    WarningWatcher watcher(*backend, note);
     run_status = engine::RunWithReconnect(
         pipeline_options, reconnect,
-        [&](const std::optional<engine::Checkpoint>& resume)
-            -> engine::Result<std::unique_ptr<engine::ChangeStream>> {
-          engine::BinlogPosition start = copy_start;
-          if (resume) {
-            const auto* binlog = std::get_if<engine::BinlogPosition>(&resume->position);
-            if (binlog == nullptr) {
-              return engine::FailedPrecondition(
-                  "the target's checkpoint for stream '" + settings.stream +
-                  "' is not a binlog position (" + engine::Serialize(resume->position) +
-                  "): it was written by a sync from another kind of source; use another "
-                  "--stream or another target");
-            }
-            start = *binlog;
-          }
-          return connectors::mysql::OpenMySqlChangeStream(settings.source, start, stream_options);
+        [&](const std::optional<engine::Checkpoint>& resume) {
+          return backend->OpenStream(*selection, resume);
         },
-        [&](int) { return connectors::mysql::OpenMySqlChangeApplier(settings.target); });
+        [&](int) { return backend->OpenApplier(); });
     if (!run_status.ok()) {
       run_status = run_status.WithContext("change stream");
     }
@@ -518,7 +462,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   }
 
   const engine::PipelineMetricsSnapshot snapshot = metrics.Snapshot();
-  auto checkpoint = ReadCommittedCheckpoint(settings);
+  auto checkpoint = ReadCommittedCheckpoint(settings, *backend);
   Ending ending = Ending::kCaughtUp;
   if (!run_status.ok()) {
     ending = Ending::kError;
@@ -526,6 +470,10 @@ int RunSyncCommand(const std::vector<std::string>& args) {
     ending = Ending::kDuration;
   } else if (StopSignals::stop_requested()) {
     ending = Ending::kSignal;
+  }
+  const bool clean = run_status.ok() && copy.ok() && checkpoint.ok();
+  if (Status finished = backend->Finish(clean); !finished.ok() && run_status.ok()) {
+    run_status = finished;
   }
   const double lag_ms = snapshot.lag_us < 0 ? -1.0 : static_cast<double>(snapshot.lag_us) / 1000.0;
   const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
@@ -549,21 +497,25 @@ int RunSyncCommand(const std::vector<std::string>& args) {
         {"reconnects", retries},
         {"elapsed_s", elapsed},
     };
-    if (copy_result) {
+    if (copy.ok()) {
       nlohmann::json created = nlohmann::json::array();
-      for (const TableId& table : copy_result->tables_created) {
+      for (const TableId& table : copy->tables_created) {
         created.push_back(table.ToString());
       }
       report["copy"] = {
-          {"already_complete", copy_result->already_complete},
-          {"rows_copied", copy_result->rows_copied},
-          {"chunks_copied", copy_result->chunks_copied},
-          {"chunks_skipped", copy_result->chunks_skipped},
+          {"already_complete", copy->already_complete},
+          {"rows_copied", copy->rows_copied},
+          {"chunks_copied", copy->chunks_copied},
+          {"chunks_skipped", copy->chunks_skipped},
           {"tables_created", created},
-          {"global_lock_ms", static_cast<double>(copy_result->global_lock_held.count()) / 1000.0},
-          {"elapsed_s", copy_result->elapsed.count()},
+          {"elapsed_s", copy->elapsed.count()},
       };
+      if (copy->source_lock_held) {
+        report["copy"]["global_lock_ms"] =
+            static_cast<double>(copy->source_lock_held->count()) / 1000.0;
+      }
     }
+    backend->AddToReport(report);
     if (!run_status.ok()) {
       report["error"] = run_status.ToString();
     }

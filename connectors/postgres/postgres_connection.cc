@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <thread>
@@ -199,8 +200,55 @@ bool PostgresConnection::Drain(std::chrono::milliseconds limit) {
     if (!result) {
       return true;
     }
+    // A COPY that had started when it was cancelled: libpq keeps returning its COPY result until
+    // the data is read (COPY TO) or the end is sent (COPY FROM).
+    if (result.status() == PGRES_COPY_OUT && !SkipCopyOutData(limit)) {
+      return false;
+    }
+    if (result.status() == PGRES_COPY_IN && !EndCopyInNow(limit)) {
+      return false;
+    }
   }
   return false;
+}
+
+bool PostgresConnection::SkipCopyOutData(std::chrono::milliseconds limit) {
+  while (conn_ != nullptr) {
+    char* buffer = nullptr;
+    const int length = PQgetCopyData(conn(), &buffer, /*async=*/1);
+    if (length > 0) {
+      PQfreemem(buffer);
+      continue;
+    }
+    if (length == -1) {
+      return true;  // the COPY is over: its results follow
+    }
+    if (length < -1 || WaitForSocket(conn(), POLLIN, Clock::now() + limit) != WaitOutcome::kReady ||
+        PQconsumeInput(conn()) == 0) {
+      Close("after a COPY could not be cancelled");
+      return false;
+    }
+  }
+  return false;
+}
+
+bool PostgresConnection::EndCopyInNow(std::chrono::milliseconds limit) {
+  if (PQputCopyEnd(conn(), "cancelled by tandem") < 0) {
+    Close("after a COPY could not be ended");
+    return false;
+  }
+  for (;;) {
+    const int flushed = PQflush(conn());
+    if (flushed == 0) {
+      return true;
+    }
+    if (flushed < 0 ||
+        WaitForSocket(conn(), POLLOUT | POLLIN, Clock::now() + limit) != WaitOutcome::kReady ||
+        PQconsumeInput(conn()) == 0) {
+      Close("after a COPY could not be ended");
+      return false;
+    }
+  }
 }
 
 bool PostgresConnection::DiscardArrived() {
@@ -229,9 +277,22 @@ void PostgresConnection::CancelInFlight() {
 }
 
 Status PostgresConnection::EnsureStatementTimeout(std::string_view context, int64_t milliseconds) {
+  if (statement_timeout_set_in_transaction_ && conn_ != nullptr &&
+      PQtransactionStatus(conn()) == PQTRANS_IDLE) {
+    // The block that SET it has ended; a rollback reverted it, a commit kept it.
+    statement_timeout_set_in_transaction_ = false;
+    statement_timeout_ms_ = -1;
+  }
   if (statement_timeout_ms_ == milliseconds) {
     return Status::Ok();
   }
+  if (conn_ != nullptr && PQtransactionStatus(conn()) == PQTRANS_INERROR) {
+    // A failed transaction block takes only ROLLBACK (or COMMIT, which rolls back), which reverts
+    // any SET made in it: nothing to set, and the value is unknown once the block ends.
+    statement_timeout_set_in_transaction_ = true;
+    return Status::Ok();
+  }
+  const bool in_transaction = conn_ != nullptr && PQtransactionStatus(conn()) != PQTRANS_IDLE;
   // A number, not user input: safe to write into the statement.
   TANDEM_RETURN_IF_ERROR(
       Send(context, "SET statement_timeout = " + std::to_string(milliseconds), {}, false));
@@ -247,6 +308,7 @@ Status PostgresConnection::EnsureStatementTimeout(std::string_view context, int6
   }
   if (error.ok()) {
     statement_timeout_ms_ = milliseconds;
+    statement_timeout_set_in_transaction_ = statement_timeout_set_in_transaction_ || in_transaction;
   }
   return error;
 }
@@ -339,6 +401,305 @@ Status PostgresConnection::Stream(std::string_view context, const std::string& s
     }
   }
   return error;
+}
+
+Status PostgresConnection::FlushOutput(std::string_view context) {
+  TANDEM_RETURN_IF_ERROR(CheckOpen(context));
+  for (;;) {
+    const int flushed = PQflush(conn());
+    if (flushed == 0) {
+      return Status::Ok();
+    }
+    if (flushed < 0) {
+      return ErrorFor(context, nullptr);
+    }
+    // Each wait is bounded by read_timeout of silence: a writable socket is progress.
+    switch (WaitForSocket(conn(), POLLOUT | POLLIN, Clock::now() + config_.read_timeout)) {
+      case WaitOutcome::kReady:
+        if (PQconsumeInput(conn()) == 0) {
+          return ErrorFor(context, nullptr);
+        }
+        break;
+      case WaitOutcome::kTimedOut:
+        Close("after data could not be sent within read_timeout");
+        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                               " failed: the server took no data for read_timeout=" +
+                               std::to_string(config_.read_timeout.count()) +
+                               " s (raise read_timeout in the URI or reduce the load on the "
+                               "server)");
+      case WaitOutcome::kFailed:
+        return ErrorFor(context, nullptr);
+    }
+  }
+}
+
+void PostgresConnection::DiscardCopyOut(std::chrono::milliseconds limit) {
+  if (SkipCopyOutData(limit)) {
+    Drain(limit);
+  }
+}
+
+Status PostgresConnection::StartCopy(std::string_view context, const std::string& sql,
+                                     ExecStatusType expected) {
+  // A COPY lasts as long as its data takes to move; the silence timeout bounds it.
+  TANDEM_RETURN_IF_ERROR(EnsureStatementTimeout(context, 0));
+  TANDEM_RETURN_IF_ERROR(Send(context, sql, {}, /*single_row=*/false));
+  TANDEM_ASSIGN_OR_RETURN(PgResult result, NextResult(context));
+  if (!result) {
+    return engine::Internal(std::string(context) + " on " + config_.Redacted() +
+                            " failed: the server returned no result");
+  }
+  const ExecStatusType status = result.status();
+  if (status == expected) {
+    return Status::Ok();
+  }
+  const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout);
+  Status error = engine::InvalidArgument(
+      std::string(context) + " on " + config_.Redacted() + " failed: the statement is not a " +
+      (expected == PGRES_COPY_OUT ? "COPY ... TO STDOUT" : "COPY ... FROM STDIN") +
+      " (a bug in the caller)");
+  if (status == PGRES_COPY_OUT) {
+    SendCancel(conn(), limit);
+    DiscardCopyOut(limit);
+  } else if (status == PGRES_COPY_IN) {
+    AbortCopyIn("not the expected COPY direction");
+  } else {
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      error = ErrorFor(context, result.get());
+    }
+    if (conn_ != nullptr) {
+      Drain(limit);
+    }
+  }
+  return error;
+}
+
+Status PostgresConnection::CopyOut(std::string_view context, const std::string& sql,
+                                   const std::function<Status(std::string_view data)>& on_data) {
+  TANDEM_RETURN_IF_ERROR(StartCopy(context, sql, PGRES_COPY_OUT));
+  const auto cancel_limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout);
+  for (;;) {
+    char* buffer = nullptr;
+    const int length = PQgetCopyData(conn(), &buffer, /*async=*/1);
+    if (length > 0) {
+      Status status = on_data(std::string_view(buffer, static_cast<size_t>(length)));
+      PQfreemem(buffer);
+      if (!status.ok()) {
+        SendCancel(conn(), cancel_limit);
+        DiscardCopyOut(cancel_limit);
+        return status;
+      }
+      continue;
+    }
+    if (length == -1) {
+      break;  // all data read; the COPY's result follows
+    }
+    if (length < -1) {
+      return ErrorFor(context, nullptr);
+    }
+    switch (WaitForSocket(conn(), POLLIN, Clock::now() + config_.read_timeout)) {
+      case WaitOutcome::kReady:
+        if (PQconsumeInput(conn()) == 0) {
+          return ErrorFor(context, nullptr);
+        }
+        break;
+      case WaitOutcome::kTimedOut: {
+        const bool cancelled = SendCancel(conn(), cancel_limit);
+        if (cancelled) {
+          DiscardCopyOut(cancel_limit);
+        } else {
+          Close("after a COPY could not be cancelled");
+        }
+        std::string after = conn_ != nullptr
+                                ? "the COPY was cancelled"
+                                : "the cancel was not confirmed, so the connection was closed";
+        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                               " failed: no data from the server within read_timeout=" +
+                               std::to_string(config_.read_timeout.count()) + " s; " + after +
+                               " (raise read_timeout in the URI or reduce the load on the "
+                               "server)");
+      }
+      case WaitOutcome::kFailed:
+        return ErrorFor(context, nullptr);
+    }
+  }
+  Status error;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(PgResult result, NextResult(context));
+    if (!result) {
+      break;
+    }
+    if (result.status() != PGRES_COMMAND_OK && error.ok()) {
+      error = ErrorFor(context, result.get());
+      if (conn_ == nullptr) {
+        return error;
+      }
+    }
+  }
+  return error;
+}
+
+Status PostgresConnection::BeginCopyIn(std::string_view context, const std::string& sql) {
+  copy_in_unflushed_ = 0;
+  return StartCopy(context, sql, PGRES_COPY_IN);
+}
+
+Status PostgresConnection::CopyInError(std::string_view context) {
+  // The server ended the COPY (bad data, a constraint): its error result is what to report.
+  Status error;
+  while (conn_ != nullptr) {
+    Result<PgResult> result = NextResult(context);
+    if (!result.ok()) {
+      return error.ok() ? result.status() : error;
+    }
+    if (!*result) {
+      break;
+    }
+    const ExecStatusType status = result->status();
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
+      // Still copying although libpq refused the data: the protocol state is unknown.
+      Close("after libpq refused COPY data");
+      break;
+    }
+    if (status != PGRES_COMMAND_OK && error.ok()) {
+      error = ErrorFor(context, result->get());
+    }
+  }
+  if (error.ok()) {
+    error = ErrorFor(context, nullptr);
+  }
+  return error;
+}
+
+Status PostgresConnection::PutCopyData(std::string_view context, std::string_view data) {
+  // libpq flushes whole 8 KiB blocks by itself; what the socket does not take stays in its output
+  // buffer, which grows without bound. Flushing every kFlushBytes keeps it bounded.
+  constexpr size_t kFlushBytes = 256 * 1024;
+  TANDEM_RETURN_IF_ERROR(CheckOpen(context));
+  for (;;) {
+    const int put = PQputCopyData(conn(), data.data(), static_cast<int>(data.size()));
+    if (put == 1) {
+      break;
+    }
+    if (put < 0) {
+      return CopyInError(context);
+    }
+    TANDEM_RETURN_IF_ERROR(FlushOutput(context));  // 0: the buffer is full
+  }
+  copy_in_unflushed_ += data.size();
+  if (copy_in_unflushed_ >= kFlushBytes) {
+    copy_in_unflushed_ = 0;
+    Status flushed = FlushOutput(context);
+    if (!flushed.ok()) {
+      return conn_ != nullptr ? CopyInError(context) : flushed;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> PostgresConnection::EndCopyIn(std::string_view context) {
+  TANDEM_RETURN_IF_ERROR(CheckOpen(context));
+  for (;;) {
+    const int ended = PQputCopyEnd(conn(), nullptr);
+    if (ended == 1) {
+      break;
+    }
+    if (ended < 0) {
+      return CopyInError(context);
+    }
+    TANDEM_RETURN_IF_ERROR(FlushOutput(context));
+  }
+  TANDEM_RETURN_IF_ERROR(FlushOutput(context));
+  int64_t rows = 0;
+  Status error;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(PgResult result, NextResult(context));
+    if (!result) {
+      break;
+    }
+    if (result.status() == PGRES_COMMAND_OK) {
+      rows = std::strtoll(PQcmdTuples(result.get()), nullptr, 10);
+    } else if (error.ok()) {
+      error = ErrorFor(context, result.get());
+      if (conn_ == nullptr) {
+        return error;
+      }
+    }
+  }
+  if (!error.ok()) {
+    return error;
+  }
+  return rows;
+}
+
+void PostgresConnection::AbortCopyIn(std::string_view reason) {
+  if (conn_ == nullptr) {
+    return;
+  }
+  if (PQtransactionStatus(conn()) != PQTRANS_ACTIVE) {
+    return;  // no statement in flight: the COPY has already ended
+  }
+  const std::string message(reason);
+  for (;;) {
+    const int ended = PQputCopyEnd(conn(), message.c_str());
+    if (ended == 1) {
+      break;
+    }
+    if (ended < 0) {
+      if (PQtransactionStatus(conn()) == PQTRANS_ACTIVE && PQisBusy(conn()) == 0) {
+        // No COPY in progress any more (the server ended it): only its results are left.
+        break;
+      }
+      Close("after a COPY could not be ended");
+      return;
+    }
+    if (!FlushOutput("ending a COPY").ok()) {
+      Close("after a COPY could not be ended");
+      return;
+    }
+  }
+  if (!FlushOutput("ending a COPY").ok()) {
+    Close("after a COPY could not be ended");
+    return;
+  }
+  Drain(std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout));
+}
+
+Result<std::string> PostgresConnection::QuoteLiteral(std::string_view value) {
+  TANDEM_RETURN_IF_ERROR(CheckOpen("quoting a value"));
+  char* quoted = PQescapeLiteral(conn(), value.data(), value.size());
+  if (quoted == nullptr) {
+    return engine::InvalidArgument("quoting a value for " + config_.Redacted() +
+                                   " failed: " + OneLine(PQerrorMessage(conn())) +
+                                   " (the value is not valid in the client encoding UTF8)");
+  }
+  std::string result(quoted);
+  PQfreemem(quoted);
+  return result;
+}
+
+Status PostgresConnection::BeginSnapshotTransaction(std::string_view context,
+                                                    const std::string& snapshot_name) {
+  const bool valid =
+      !snapshot_name.empty() && snapshot_name.size() <= 64 &&
+      snapshot_name.find_first_not_of("0123456789ABCDEFabcdef-") == std::string::npos;
+  if (!valid) {
+    return engine::InvalidArgument(std::string(context) + " failed: '" + snapshot_name +
+                                   "' is not a snapshot name (hex digits and dashes, as "
+                                   "pg_export_snapshot() returns, e.g. 00000003-0000001B-1)");
+  }
+  TANDEM_ASSIGN_OR_RETURN(PgResult begun,
+                          Query(context, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  // Validated above: hex digits and dashes only, so the literal cannot be escaped from.
+  Result<PgResult> imported = Query(context, "SET TRANSACTION SNAPSHOT '" + snapshot_name + "'");
+  if (!imported.ok()) {
+    if (conn_ != nullptr) {
+      (void)Query(context, "ROLLBACK");
+    }
+    return imported.status();
+  }
+  return Status::Ok();
 }
 
 }  // namespace tandem::connectors::postgres

@@ -69,7 +69,8 @@ Result<LibpqHandle> OpenLibpqConnection(const ConnectionConfig& config, LibpqMod
       engine::CheckTlsFilesReadable(config, {"sslrootcert", "sslcert", "sslkey"}));
   const std::string port = std::to_string(config.port);
   const std::string connect_timeout = std::to_string(config.connect_timeout.count());
-  const std::string statement_timeout = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(config.read_timeout).count());
+  const std::string statement_timeout = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.read_timeout).count());
   // Startup options: applied by the server before the first statement.
   const std::string options =
       "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "

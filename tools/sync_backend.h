@@ -1,0 +1,154 @@
+// File: tools/sync_backend.h
+//
+// What `tandem sync` needs from one kind of source/target pair, so that the command itself
+// (tools/sync_command.cc: options, stop handling, retries, metrics, the report) is written once:
+//
+//   step              MySQL/MariaDB (mysql_sync_backend.cc)     PostgreSQL
+//   (postgres_sync_backend.cc) SelectTables      --table, or every table of the URI's      --table,
+//   or every table of the URI's
+//                     database(s); _tandem.heartbeat streamed   database outside system schemas;
+//                                                               _tandem.heartbeat published
+//   CheckSource       binlog settings, replication privileges   wal_level, REPLICATION, keys and
+//                                                               replica identity, the slot not held
+//   LockStream        GET_LOCK on the target                    advisory lock on the target
+//   Prepare           nothing                                   _tandem.heartbeat on both sides
+//   CopyOnce          consistent snapshot (global read lock     slot with an exported snapshot,
+//                     for the coordinates), parallel chunks     parallel COPY of key ranges
+//   ReadSourceEnd     SHOW MASTER STATUS                        pg_current_wal_flush_lsn()
+//   OpenStream        binlog dump as a replica                  pgoutput from the slot
+//   OpenApplier       MySqlChangeApplier                        PostgresChangeApplier
+//   Finish            nothing                                   --drop-slot: slot and publication
+//
+// Every step's errors are one line naming what is wrong and the fix; retryable ones
+// (Status::retryable()) are retried by the command.
+//
+// Thread safety: a backend is used by the command's main thread, except OpenStream and OpenApplier,
+// which the pipeline calls from its own threads (never two at once for one backend) and Warning,
+// called from the command's watcher thread; implementations keep no mutable state those share.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/change_stream.h"
+#include "engine/connection_config.h"
+#include "engine/position.h"
+#include "engine/status.h"
+#include "engine/table_schema.h"
+#include "tools/command.h"
+
+namespace tandem::tools {
+
+// tandem's own bookkeeping schema: never copied wholesale; only its heartbeat table is streamed.
+inline constexpr char kTandemSchema[] = "_tandem";
+
+struct SyncSettings {
+  engine::ConnectionConfig source;
+  engine::ConnectionConfig target;
+  std::vector<engine::TableId> tables;  // --table, empty = whole schemas
+  std::string stream = "sync";
+  int threads = 4;
+  size_t copy_threads = 4;
+  bool until_caught_up = false;
+  bool drop_slot = false;  // PostgreSQL: drop the slot and publication after a clean end
+  int64_t slot_wal_warning_bytes = int64_t{1} << 30;  // PostgreSQL: warn past this retention
+  std::optional<std::chrono::milliseconds> duration;
+  std::optional<uint16_t> metrics_port;
+  std::string metrics_address = "127.0.0.1";
+  int max_retries = 20;
+  OutputFormat format = OutputFormat::kText;
+};
+
+// The tables the copy takes and what the stream selects.
+struct SyncSelection {
+  std::vector<engine::TableId> copy_tables;
+  std::vector<engine::TableId> stream_tables;
+  std::vector<std::string> stream_schemas;  // whole schemas, also tables created later (MySQL)
+};
+
+// What one initial copy did, for the progress line and the report.
+struct CopySummary {
+  bool already_complete = false;  // the stream had a checkpoint; nothing was copied
+  int64_t rows_copied = 0;
+  int64_t chunks_copied = 0;
+  int64_t chunks_skipped = 0;  // finished by an earlier, interrupted run
+  std::vector<engine::TableId> tables_created;
+  // How long the copy blocked writers on the source (MySQL's global read lock); nullopt when it
+  // never does.
+  std::optional<std::chrono::microseconds> source_lock_held;
+  std::chrono::duration<double> elapsed{0};
+};
+
+// Progress lines go through this (stdout, stamped; nothing in JSON mode).
+using NoteFunction = std::function<void(const std::string& line)>;
+
+class SyncBackend {
+ public:
+  virtual ~SyncBackend() = default;
+
+  // What to copy and stream. Errors: the source's (kNotFound for a missing schema, ...);
+  // kFailedPrecondition when there is nothing to sync.
+  virtual engine::Result<SyncSelection> SelectTables() = 0;
+
+  // Everything about the source and target that can refuse the run, checked before anything is
+  // written.
+  virtual engine::Status CheckSource(const SyncSelection& selection) = 0;
+
+  // After the checks and the lock: creates what the run needs beyond the user's tables and adds
+  // it to `selection` (PostgreSQL: _tandem.heartbeat on both sides, so `tandem lag` can measure
+  // the stream; without the privilege to create it the run goes on without it, with a note).
+  // Default: nothing.
+  virtual engine::Status Prepare(SyncSelection& selection) {
+    (void)selection;
+    return engine::Status::Ok();
+  }
+
+  // This stream's exclusive hold on the target, released when the returned object goes away (or
+  // its process dies). Errors: kFailedPrecondition when another run of the stream holds it.
+  virtual engine::Result<std::shared_ptr<void>> LockStream() = 0;
+
+  // One attempt at the initial copy: resumes an interrupted one, does nothing when it is complete
+  // (already_complete). Stops early with kCancelled when `stop` becomes true.
+  virtual engine::Result<CopySummary> CopyOnce(const SyncSelection& selection,
+                                               const std::atomic<bool>* stop) = 0;
+
+  // The end of the source's log now: what --until-caught-up catches up to.
+  virtual engine::Result<engine::Position> ReadSourceEnd() = 0;
+
+  // The change stream from `resume` (the target's checkpoint; nullopt: where the copy started).
+  virtual engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(
+      const SyncSelection& selection, const std::optional<engine::Checkpoint>& resume) = 0;
+
+  // One applier (one target connection) for a pipeline worker.
+  virtual engine::Result<std::unique_ptr<engine::ChangeApplier>> OpenApplier() = 0;
+
+  // After the run: `clean` when it ended without error. PostgreSQL with --drop-slot drops the slot
+  // and the publication then. Default: nothing.
+  virtual engine::Status Finish(bool clean) {
+    (void)clean;
+    return engine::Status::Ok();
+  }
+
+  // A warning worth a progress line now (PostgreSQL: the slot retains more WAL than the
+  // threshold), or nullopt. Called every half minute while streaming. Default: none.
+  virtual std::optional<std::string> Warning() { return std::nullopt; }
+
+  // Extra fields for the JSON report (e.g. the slot's name and retention). Default: none.
+  virtual void AddToReport(nlohmann::json& report) { (void)report; }
+};
+
+// REQUIRES: settings.source and settings.target are MySQL.
+std::unique_ptr<SyncBackend> NewMySqlSyncBackend(const SyncSettings& settings, NoteFunction note);
+// REQUIRES: settings.source and settings.target are PostgreSQL.
+std::unique_ptr<SyncBackend> NewPostgresSyncBackend(const SyncSettings& settings,
+                                                    NoteFunction note);
+
+}  // namespace tandem::tools
