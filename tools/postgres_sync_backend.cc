@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,10 +48,24 @@ std::string MegaBytes(int64_t bytes) {
   return text;
 }
 
+// The stream's slot and publication belong to one source/target pair: named after the stream and
+// the target's address and database (tandem_<stream>_<8 hex digits>), so the same --stream from
+// one source into two targets gets two slots instead of sharing (and confirming) one.
+std::string SourceObjectsName(const SyncSettings& settings) {
+  char suffix[16];
+  std::snprintf(
+      suffix, sizeof suffix, "_%08llx",
+      static_cast<unsigned long long>(engine::StableHash(settings.target.host + ":" +
+                                                         std::to_string(settings.target.port) +
+                                                         "/" + settings.target.database) &
+                                      0xffffffffull));
+  return settings.stream + suffix;
+}
+
 class PostgresSyncBackend : public SyncBackend {
  public:
   PostgresSyncBackend(const SyncSettings& settings, NoteFunction note)
-      : settings_(settings), note_(std::move(note)) {}
+      : settings_(settings), note_(std::move(note)), source_objects_(SourceObjectsName(settings)) {}
 
   engine::Result<SyncSelection> SelectTables() override {
     TANDEM_ASSIGN_OR_RETURN(auto source, pg::PostgresConnection::Connect(settings_.source));
@@ -88,8 +103,18 @@ class PostgresSyncBackend : public SyncBackend {
   }
 
   Status CheckSource(const SyncSelection& selection) override {
+    // A previous run of this stream killed a moment ago leaves its walsender holding the slot
+    // until the server notices the closed socket: wait for that, up to 10 s.
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      auto slot = pg::ReadReplicationSlot(settings_.source, source_objects_);
+      if (!slot.ok() || !slot->has_value() || !(*slot)->active || Clock::now() >= deadline) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
     TANDEM_RETURN_IF_ERROR(
-        pg::CheckLogicalSource(settings_.source, selection.stream_tables, settings_.stream)
+        pg::CheckLogicalSource(settings_.source, selection.stream_tables, source_objects_)
             .WithContext("source"));
     return pg::CheckPostgresTargetTables(settings_.source, settings_.target, selection.copy_tables)
         .WithContext("target");
@@ -125,8 +150,11 @@ class PostgresSyncBackend : public SyncBackend {
     TANDEM_ASSIGN_OR_RETURN(pg::PostgresCopyStatus status,
                             pg::ReadPostgresCopyStatus(settings_.target, settings_.stream));
     TANDEM_ASSIGN_OR_RETURN(std::optional<pg::ReplicationSlotInfo> slot,
-                            pg::ReadReplicationSlot(settings_.source, settings_.stream));
+                            pg::ReadReplicationSlot(settings_.source, source_objects_));
     CopySummary summary;
+    if (status.state != pg::CopyState::kNone) {
+      TANDEM_RETURN_IF_ERROR(CheckTablesArePublished(selection));
+    }
     if (status.state == pg::CopyState::kComplete) {
       if (!slot) {
         return MissingSlot("the copy is complete");
@@ -146,17 +174,17 @@ class PostgresSyncBackend : public SyncBackend {
       options.start_position = status.start_position;  // a fresh snapshot; replay from the start
     } else {
       TANDEM_RETURN_IF_ERROR(
-          pg::EnsurePublication(settings_.source, settings_.stream, selection.stream_tables)
+          pg::EnsurePublication(settings_.source, source_objects_, selection.stream_tables)
               .WithContext("source"));
       if (slot) {
         // Left by a run killed after creating it and before its copy began: nothing depends on
         // it, and its exported snapshot is gone.
         note_("dropping replication slot " + slot->name + " left by an interrupted first run");
-        TANDEM_RETURN_IF_ERROR(pg::DropReplicationSlot(settings_.source, settings_.stream));
+        TANDEM_RETURN_IF_ERROR(pg::DropReplicationSlot(settings_.source, source_objects_));
       }
       TANDEM_ASSIGN_OR_RETURN(
-          exported, pg::CreateSlotWithExportedSnapshot(settings_.source, settings_.stream));
-      note_("created replication slot " + pg::ReplicationSlotName(settings_.stream) + " at " +
+          exported, pg::CreateSlotWithExportedSnapshot(settings_.source, source_objects_));
+      note_("created replication slot " + pg::ReplicationSlotName(source_objects_) + " at " +
             engine::FormatLsn(exported->consistent_point()));
       options.snapshot_name = exported->snapshot_name();
       options.start_position = exported->consistent_point();
@@ -192,8 +220,8 @@ class PostgresSyncBackend : public SyncBackend {
           "another target");
     }
     pg::PostgresChangeStreamOptions options;
-    options.slot = pg::ReplicationSlotName(settings_.stream);
-    options.publication = pg::PublicationName(settings_.stream);
+    options.slot = pg::ReplicationSlotName(source_objects_);
+    options.publication = pg::PublicationName(source_objects_);
     options.tables = selection.stream_tables;
     options.target = settings_.target;
     return pg::OpenPostgresChangeStream(settings_.source, *lsn, options);
@@ -208,17 +236,17 @@ class PostgresSyncBackend : public SyncBackend {
       return Status::Ok();
     }
     TANDEM_RETURN_IF_ERROR(
-        pg::DropReplicationSlot(settings_.source, settings_.stream).WithContext("--drop-slot"));
+        pg::DropReplicationSlot(settings_.source, source_objects_).WithContext("--drop-slot"));
     TANDEM_RETURN_IF_ERROR(
-        pg::DropPublication(settings_.source, settings_.stream).WithContext("--drop-slot"));
-    note_("dropped replication slot " + pg::ReplicationSlotName(settings_.stream) +
-          " and publication " + pg::PublicationName(settings_.stream) + " (stream '" +
+        pg::DropPublication(settings_.source, source_objects_).WithContext("--drop-slot"));
+    note_("dropped replication slot " + pg::ReplicationSlotName(source_objects_) +
+          " and publication " + pg::PublicationName(source_objects_) + " (stream '" +
           settings_.stream + "' cannot resume)");
     return Status::Ok();
   }
 
   std::optional<std::string> Warning() override {
-    auto slot = pg::ReadReplicationSlot(settings_.source, settings_.stream);
+    auto slot = pg::ReadReplicationSlot(settings_.source, source_objects_);
     if (!slot.ok() || !slot->has_value() ||
         (*slot)->retained_bytes <= settings_.slot_wal_warning_bytes) {
       return std::nullopt;
@@ -232,9 +260,9 @@ class PostgresSyncBackend : public SyncBackend {
   }
 
   void AddToReport(nlohmann::json& report) override {
-    nlohmann::json slot = {{"name", pg::ReplicationSlotName(settings_.stream)},
-                           {"publication", pg::PublicationName(settings_.stream)}};
-    auto info = pg::ReadReplicationSlot(settings_.source, settings_.stream);
+    nlohmann::json slot = {{"name", pg::ReplicationSlotName(source_objects_)},
+                           {"publication", pg::PublicationName(source_objects_)}};
+    auto info = pg::ReadReplicationSlot(settings_.source, source_objects_);
     if (info.ok() && info->has_value()) {
       slot["confirmed_flush_lsn"] = engine::FormatLsn((*info)->confirmed_flush);
       slot["retained_bytes"] = (*info)->retained_bytes;
@@ -247,10 +275,37 @@ class PostgresSyncBackend : public SyncBackend {
  private:
   Status MissingSlot(const std::string& why) const {
     return engine::FailedPrecondition(
-        "replication slot " + pg::ReplicationSlotName(settings_.stream) + " is gone from " +
+        "replication slot " + pg::ReplicationSlotName(source_objects_) + " is gone from " +
         settings_.source.Redacted() + " but " + why + " for stream '" + settings_.stream +
         "' on the target: the changes since then cannot be streamed; start over with another "
         "--stream into emptied target tables");
+  }
+
+  // The table set is fixed by the stream's first run: a table selected now that its publication
+  // does not carry was never copied and would never be streamed.
+  Status CheckTablesArePublished(const SyncSelection& selection) {
+    TANDEM_ASSIGN_OR_RETURN(auto source, pg::PostgresConnection::Connect(settings_.source));
+    TANDEM_ASSIGN_OR_RETURN(
+        pg::PgResult published,
+        source->Query("reading the stream's publication",
+                      "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE "
+                      "pubname = $1",
+                      {pg::PublicationName(source_objects_)}));
+    std::set<TableId> tables;
+    for (int row = 0; row < published.rows(); ++row) {
+      tables.insert(TableId{published.String(row, 0), published.String(row, 1)});
+    }
+    for (const TableId& table : selection.stream_tables) {
+      // The heartbeat rides along when it could be created at the first run; else it stays out.
+      if (tables.count(table) == 0 && table != kHeartbeatTable) {
+        return engine::FailedPrecondition(
+            "table " + table.ToString() + " is not part of stream '" + settings_.stream +
+            "' (its first run fixed the tables: publication " +
+            pg::PublicationName(source_objects_) +
+            "): sync it with another --stream, or leave it out with --table");
+      }
+    }
+    return Status::Ok();
   }
 
   // Creates _tandem.heartbeat on the source and the target when missing.
@@ -263,6 +318,8 @@ class PostgresSyncBackend : public SyncBackend {
 
   const SyncSettings& settings_;
   NoteFunction note_;
+  // What the slot and publication on the source are named after (SourceObjectsName).
+  const std::string source_objects_;
 };
 
 }  // namespace

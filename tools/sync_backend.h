@@ -130,8 +130,8 @@ class SyncBackend {
   // One applier (one target connection) for a pipeline worker.
   virtual engine::Result<std::unique_ptr<engine::ChangeApplier>> OpenApplier() = 0;
 
-  // After the run: `clean` when it ended without error. PostgreSQL with --drop-slot drops the slot
-  // and the publication then. Default: nothing.
+  // After the run: `clean` when it ended caught up (--until-caught-up) without error. PostgreSQL
+  // with --drop-slot drops the slot and the publication then. Default: nothing.
   virtual engine::Status Finish(bool clean) {
     (void)clean;
     return engine::Status::Ok();

@@ -56,14 +56,17 @@ constexpr char kUsage[] =
     "applied in order. Without --table: every table of the source URI's database (or of every\n"
     "database, when the URI names none), including tables created there later.\n"
     "\n"
-    "PostgreSQL: a logical replication slot (pgoutput) and a publication named after --stream\n"
-    "(tandem_<stream>) are created on the source; the copy imports the slot's exported snapshot\n"
-    "and uses COPY; the stream starts at the slot's consistent point. The target's tables must\n"
-    "exist (as for a native subscription: pg_dump --schema-only SOURCE | psql TARGET). Without\n"
-    "--table: every table of the source URI's database outside the system schemas. The slot's\n"
-    "confirmed position only advances to what the target has durably committed; --drop-slot\n"
-    "drops the slot and publication when the run ends cleanly (then it cannot resume), and a\n"
-    "warning is printed while the slot retains more than --slot-wal-warning MB of WAL.\n"
+    "PostgreSQL: a logical replication slot (pgoutput) and a publication, named after --stream\n"
+    "and the target (tandem_<stream>_<8 hex digits>), are created on the source; the copy\n"
+    "imports the slot's exported snapshot and uses COPY; the stream starts at the slot's\n"
+    "consistent point. The target's tables must exist (as for a native subscription:\n"
+    "pg_dump --schema-only SOURCE | psql TARGET); the set of tables is fixed by the first run.\n"
+    "Without --table: every table of the source URI's database outside the system schemas. The\n"
+    "slot's confirmed position only advances to what the target has durably committed. With\n"
+    "--until-caught-up, --drop-slot drops the slot and publication once caught up (the stream\n"
+    "cannot resume after that). A warning is printed while the slot retains more than\n"
+    "--slot-wal-warning MB of WAL. Tables with unique keys besides the primary key, or with\n"
+    "foreign keys, apply updates and deletes serially unless REPLICA IDENTITY FULL.\n"
     "\n"
     "tandem's heartbeat table (_tandem.heartbeat) is always streamed, so `tandem lag` can\n"
     "measure this stream end to end.\n"
@@ -218,6 +221,11 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
   if (settings.drop_slot && !postgres) {
     return engine::InvalidArgument("--drop-slot is for PostgreSQL sources (replication slots)");
   }
+  if (settings.drop_slot && values.count("until-caught-up") == 0) {
+    return engine::InvalidArgument(
+        "--drop-slot needs --until-caught-up: the slot is dropped only once the target has "
+        "everything, since the stream cannot resume without it");
+  }
   settings.max_retries = values["max-retries"].as<int>();
   if (settings.max_retries < 0) {
     return engine::InvalidArgument("--max-retries must be 0 (retry forever) or more");
@@ -332,8 +340,9 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       "duration", po::value<double>(), "stop after this many seconds")(
       "stream", po::value<std::string>()->default_value("sync"),
       "name of the stream's checkpoint in _tandem (one per source/target pair); PostgreSQL: also "
-      "names the slot and publication")(
-      "drop-slot", "PostgreSQL: drop the replication slot and publication after a clean end")(
+      "names the slot and publication")("drop-slot",
+                                        "PostgreSQL, with --until-caught-up: drop the replication "
+                                        "slot and publication once caught up")(
       "slot-wal-warning", po::value<double>()->default_value(1024),
       "PostgreSQL: warn while the slot retains more WAL than this many MB")(
       "max-retries", po::value<int>()->default_value(20),
@@ -471,7 +480,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   } else if (StopSignals::stop_requested()) {
     ending = Ending::kSignal;
   }
-  const bool clean = run_status.ok() && copy.ok() && checkpoint.ok();
+  const bool clean = run_status.ok() && copy.ok() && checkpoint.ok() && ending == Ending::kCaughtUp;
   if (Status finished = backend->Finish(clean); !finished.ok() && run_status.ok()) {
     run_status = finished;
   }

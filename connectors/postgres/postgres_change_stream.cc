@@ -130,6 +130,18 @@ class PostgresChangeStream final : public engine::ChangeStream {
         TANDEM_RETURN_IF_ERROR(HandleFrame(*bytes));
         continue;
       }
+      // An idle stream asks for a keepalive every status_interval and a live server answers at
+      // once: silence beyond the read timeout means the server or the network is gone (a
+      // half-open connection would otherwise look idle forever, as wal_receiver_timeout guards).
+      const auto silence = Clock::now() - last_received_;
+      if (silence > std::max<Clock::duration>(replication_->config().read_timeout,
+                                              3 * options_.status_interval)) {
+        return engine::ConnectionFailed(
+            "no message from " + replication_->config().Redacted() + " on slot " + options_.slot +
+            " for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(silence).count()) +
+            " s although keepalives were requested: the server or the network is gone");
+      }
       if (Clock::now() >= deadline) {
         // Send what is due before returning idle, so a caller polling with short timeouts still
         // probes and reports.
@@ -402,9 +414,10 @@ class PostgresChangeStream final : public engine::ChangeStream {
     if (truncate.restart_identity) {
       statement += " RESTART IDENTITY";
     }
-    if (truncate.cascade) {
-      statement += " CASCADE";
-    }
+    // Never CASCADE on the target, whatever the source did (as PostgreSQL's own apply worker):
+    // pgoutput already lists every published table the cascade reached, and a cascade on the
+    // target would empty tables outside the stream. A target table left referencing a truncated
+    // one makes the TRUNCATE fail loudly instead.
     // The pipeline applies DDL between transactions only: close the part of this transaction
     // emitted so far at the last safe position (see the header: a resume replays all of it).
     const Lsn safe = safe_position_;

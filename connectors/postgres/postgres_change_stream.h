@@ -44,10 +44,10 @@
 // inside one. So, if the transaction already emitted rows, the stream closes that part with a
 // kCommit at the LAST SAFE position (the previous kCommit / kDdl / kHeartbeat position, or the
 // start; never this transaction's, which would skip the rest of it on resume), then emits a kDdl
-// `TRUNCATE ONLY "s"."t", ... [RESTART IDENTITY] [CASCADE]` (quoted; `table` set when it names
-// one relation) at that same position; rows after it open a new kBegin. A crash anywhere in
-// between resumes from the last safe position and replays the whole source transaction, which
-// converges because applying rows and TRUNCATE again is idempotent.
+// `TRUNCATE ONLY "s"."t", ... [RESTART IDENTITY]` (quoted; never CASCADE on the target; `table` set
+// when it names one relation) at that same position; rows after it open a new kBegin. A crash
+// anywhere in between resumes from the last safe position and replays the whole source transaction,
+// which converges because applying rows and TRUNCATE again is idempotent.
 //
 // Tables. A Relation message's schema: its columns in order with names, kinds from
 // PostgresValueKind(type OID, modifier), declared type / NOT NULL / collation from the source

@@ -8,6 +8,7 @@
 #include "connectors/postgres/postgres_catalog.h"
 #include "connectors/postgres/postgres_connection.h"
 #include "connectors/postgres/postgres_range_query.h"
+#include "engine/stable_hash.h"
 
 namespace tandem::connectors::postgres {
 namespace {
@@ -21,17 +22,6 @@ using engine::TableId;
 
 constexpr std::string_view kNamePrefix = "tandem_";
 constexpr std::string_view kPublishedActions = "insert, update, delete, truncate";
-
-// 64-bit FNV-1a: tiny, stable across platforms and releases (names derived from it are stored on
-// servers, so it must never change).
-uint64_t Fnv1a(std::string_view bytes) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 std::string StreamObjectName(std::string_view stream) {
   std::string body;
@@ -52,26 +42,12 @@ std::string StreamObjectName(std::string_view stream) {
   }
   char suffix[16];
   std::snprintf(suffix, sizeof(suffix), "_%08x",
-                static_cast<unsigned>(Fnv1a(stream) & 0xffffffffu));
+                static_cast<unsigned>(engine::StableHash(stream) & 0xffffffffu));
   const size_t room = kMaxPostgresNameBytes - kNamePrefix.size() - 9;  // 9 = "_" + 8 hex digits
   if (body.size() > room) {
     body.resize(room);
   }
   return std::string(kNamePrefix) + body + suffix;
-}
-
-// `value` as a single-quoted SQL literal, for replication commands (the walsender takes no bound
-// parameters) and for the statements a message suggests.
-std::string QuoteLiteral(std::string_view value) {
-  std::string quoted = "'";
-  for (char c : value) {
-    quoted.push_back(c);
-    if (c == '\'') {
-      quoted.push_back('\'');
-    }
-  }
-  quoted.push_back('\'');
-  return quoted;
 }
 
 std::string Join(const std::vector<std::string>& parts) {
@@ -349,7 +325,8 @@ std::vector<TableId> Unpublished(const PublicationState& state,
 std::string CreatePublicationSql(const std::string& publication,
                                  const std::vector<TableId>& tables) {
   return "CREATE PUBLICATION " + QuoteIdentifier(publication) + " FOR TABLE " +
-         QuotedTables(tables) + " WITH (publish = " + QuoteLiteral(kPublishedActions) + ")";
+         QuotedTables(tables) + " WITH (publish = " + QuoteReplicationLiteral(kPublishedActions) +
+         ")";
 }
 
 std::string AddTablesSql(const std::string& publication, const std::vector<TableId>& tables) {
@@ -358,7 +335,7 @@ std::string AddTablesSql(const std::string& publication, const std::vector<Table
 
 std::string SetPublishSql(const std::string& publication) {
   return "ALTER PUBLICATION " + QuoteIdentifier(publication) +
-         " SET (publish = " + QuoteLiteral(kPublishedActions) + ")";
+         " SET (publish = " + QuoteReplicationLiteral(kPublishedActions) + ")";
 }
 
 // Whether EnsurePublication will be allowed to do what it must (see CheckLogicalSource).
@@ -462,7 +439,7 @@ std::string DescribeHolder(const SlotRow& slot) {
 }
 
 std::string DropSlotSql(const std::string& slot) {
-  return "SELECT pg_drop_replication_slot(" + QuoteLiteral(slot) + ")";
+  return "SELECT pg_drop_replication_slot(" + QuoteReplicationLiteral(slot) + ")";
 }
 
 Status CheckSlot(PostgresConnection& connection, const SourceFacts& facts,

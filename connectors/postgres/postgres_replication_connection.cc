@@ -19,20 +19,6 @@ bool Contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-// `'value'` with embedded single quotes doubled: a string literal for the replication grammar,
-// which has no backslash escapes.
-std::string QuoteLiteral(std::string_view value) {
-  std::string quoted = "'";
-  for (char c : value) {
-    if (c == '\'') {
-      quoted += '\'';
-    }
-    quoted += c;
-  }
-  quoted += '\'';
-  return quoted;
-}
-
 // The Status for a server error on the walsender. Slot and publication problems are refusals the
 // user fixes on the source (kFailedPrecondition with the fix); everything else is classified by
 // postgres_errors.h.
@@ -47,9 +33,14 @@ Status ReplicationError(const ConnectionConfig& config, std::string_view context
            "its initial copy, or SELECT pg_create_logical_replication_slot('<slot>', 'pgoutput') "
            "and resync)";
   } else if (Contains(message, "replication slot") && Contains(message, "is active for PID")) {
-    text = where + OneLine(message) +
-           " (another process is streaming from this slot: stop the other tandem sync, or end "
-           "that backend with SELECT pg_terminate_backend(<pid>), then run tandem sync again)";
+    // Retryable: usually the walsender of this stream's previous connection, which the server
+    // ends once it notices the closed socket (a reconnect or a restart after kill -9).
+    return engine::Unavailable(ScrubSecret(
+        OneLine(where + OneLine(message) +
+                " (another process is streaming from this slot: stop the other tandem sync, or "
+                "end that backend with SELECT pg_terminate_backend(<pid>), then run tandem sync "
+                "again)"),
+        config.password));
   } else if (Contains(message, "publication") && Contains(message, "does not exist")) {
     text = where + OneLine(message) +
            " (create the publication on the source: CREATE PUBLICATION ... FOR TABLE ...)";
@@ -64,6 +55,18 @@ Status ReplicationError(const ConnectionConfig& config, std::string_view context
 }
 
 }  // namespace
+
+std::string QuoteReplicationLiteral(std::string_view value) {
+  std::string quoted = "'";
+  for (char c : value) {
+    if (c == '\'') {
+      quoted += '\'';
+    }
+    quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
+}
 
 Result<std::unique_ptr<PostgresReplicationConnection>> PostgresReplicationConnection::Connect(
     const ConnectionConfig& config) {
@@ -253,8 +256,8 @@ Status PostgresReplicationConnection::StartLogicalReplication(
       if (i > 0) {
         command += ", ";
       }
-      command +=
-          QuoteIdentifier(plugin_options[i].first) + " " + QuoteLiteral(plugin_options[i].second);
+      command += QuoteIdentifier(plugin_options[i].first) + " " +
+                 QuoteReplicationLiteral(plugin_options[i].second);
     }
     command += ")";
   }

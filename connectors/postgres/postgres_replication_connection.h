@@ -119,4 +119,9 @@ class PostgresReplicationConnection {
   std::string closed_reason_;
 };
 
+// `'value'` with embedded single quotes doubled: a string literal for replication commands and
+// the SQL a message suggests (the walsender's grammar takes no bound parameters and no backslash
+// escapes).
+std::string QuoteReplicationLiteral(std::string_view value);
+
 }  // namespace tandem::connectors::postgres

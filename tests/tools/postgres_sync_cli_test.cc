@@ -79,7 +79,7 @@ TEST(PostgresSyncCli, CopyAndStreamUnderLoadThenVerifyConsistent) {
   EXPECT_EQ(report.value("stopped", ""), "caught_up");
   EXPECT_TRUE(report.value("ok", false));
   EXPECT_TRUE(report.at("copy").value("already_complete", false));
-  EXPECT_EQ(report.at("slot").value("name", ""), "tandem_sync");
+  EXPECT_EQ(report.at("slot").value("name", "").rfind("tandem_sync_", 0), 0u) << report.dump();
 
   std::string why;
   EXPECT_TRUE(PostgresTablesConsistent(servers, &why)) << why << "\nsync log:\n"
@@ -101,11 +101,11 @@ TEST(PostgresSyncCli, CopyAndStreamUnderLoadThenVerifyConsistent) {
   // --drop-slot: a clean end drops the slot and the publication.
   CommandOutcome dropped = RunPostgresSync(servers, {"--until-caught-up", "--drop-slot"});
   ASSERT_EQ(dropped.exit_code, 0) << dropped.out << dropped.err;
-  EXPECT_NE(dropped.out.find("dropped replication slot tandem_sync"), std::string::npos)
+  EXPECT_NE(dropped.out.find("dropped replication slot tandem_sync_"), std::string::npos)
       << dropped.out;
   EXPECT_FALSE(ReadSlotState(*servers.source).has_value());
   EXPECT_EQ(servers.source->QueryScalar(
-                "SELECT count(*) FROM pg_publication WHERE pubname = 'tandem_sync'"),
+                "SELECT count(*) FROM pg_publication WHERE pubname LIKE 'tandem\\_sync\\_%'"),
             "0");
 }
 
@@ -147,32 +147,39 @@ TEST(PostgresSyncCli, RefusesBadSourcesAndTargetsWithOneLine) {
   ExpectRefused(missing, "shop.scratch", *servers.target);
   EXPECT_FALSE(ReadSlotState(*servers.source).has_value()) << "a refused run created the slot";
 
-  // A slot another consumer holds: pg_recvlogical streams from tandem_sync.
-  servers.source->Execute(
-      "SELECT pg_create_logical_replication_slot('tandem_sync', 'pgoutput'); CREATE PUBLICATION "
-      "holder FOR TABLE shop.customers");
-  ChildProcess holder = ChildProcess::Spawn(
-      {.argv = {PostgresBinDir() + "/pg_recvlogical", "-h", "127.0.0.1", "-p",
-                std::to_string(servers.source->port()), "-U", "tandem", "-d", "tandem", "-S",
-                "tandem_sync", "--start", "-o", "proto_version=1", "-o", "publication_names=holder",
-                "-f", "/dev/null"},
-       .env = {std::string("PGPASSWORD=") + kTestPassword},
-       .drop_env_prefixes = {"PG"},
-       .log_path = servers.dir->path() + "/recvlogical.log"});
+  // A slot another consumer holds: after a first run of shop.customers, pg_recvlogical streams
+  // from the stream's slot.
+  CommandOutcome first = RunTandem({"sync", "--source", PostgresUriWithoutPassword(*servers.source),
+                                    "--target", PostgresUriWithoutPassword(*servers.target),
+                                    "--table", "shop.customers", "--until-caught-up"},
+                                   PasswordEnvironment(), seconds(60));
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  std::optional<SlotState> slot = ReadSlotState(*servers.source);
+  ASSERT_TRUE(slot.has_value());
+  servers.source->Execute("CREATE PUBLICATION holder FOR TABLE shop.customers");
+  ChildProcess holder =
+      ChildProcess::Spawn({.argv = {PostgresBinDir() + "/pg_recvlogical", "-h", "127.0.0.1", "-p",
+                                    std::to_string(servers.source->port()), "-U", "tandem", "-d",
+                                    "tandem", "-S", slot->name, "--start", "-o", "proto_version=1",
+                                    "-o", "publication_names=holder", "-f", "/dev/null"},
+                           .env = {std::string("PGPASSWORD=") + kTestPassword},
+                           .drop_env_prefixes = {"PG"},
+                           .log_path = servers.dir->path() + "/recvlogical.log"});
   ASSERT_TRUE(WaitFor(
       [&] {
-        std::optional<SlotState> slot = ReadSlotState(*servers.source);
-        return slot && slot->active;
+        std::optional<SlotState> state = ReadSlotState(*servers.source);
+        return state && state->active;
       },
       seconds(20)));
   CommandOutcome held =
       RunTandem({"sync", "--source", PostgresUriWithoutPassword(*servers.source), "--target",
                  PostgresUriWithoutPassword(*servers.target), "--table", "shop.customers"},
                 PasswordEnvironment(), seconds(60));
-  ExpectRefused(held, "tandem_sync", *servers.target);
+  EXPECT_EQ(held.exit_code, 2) << held.out << held.err;
+  EXPECT_EQ(LineCount(held.err), 1) << held.err;
+  EXPECT_NE(held.err.find(slot->name), std::string::npos) << held.err;
   EXPECT_NE(held.err.find("in use"), std::string::npos) << held.err;
   holder.Stop(SIGINT, seconds(10));
-  servers.source->Execute("SELECT pg_drop_replication_slot('tandem_sync')");
 
   // wal_level = replica.
   PostgresOptions replica;
@@ -185,7 +192,9 @@ TEST(PostgresSyncCli, RefusesBadSourcesAndTargetsWithOneLine) {
                  "postgres://tandem@127.0.0.1:" + std::to_string(physical->port()) + "/tandem",
                  "--target", PostgresUriWithoutPassword(*servers.target), "--table", "public.t"},
                 PasswordEnvironment(), seconds(60));
-  ExpectRefused(wal_level, "wal_level", *servers.target);
+  EXPECT_EQ(wal_level.exit_code, 2) << wal_level.out << wal_level.err;
+  EXPECT_EQ(LineCount(wal_level.err), 1) << wal_level.err;
+  EXPECT_NE(wal_level.err.find("wal_level"), std::string::npos) << wal_level.err;
 
   // Mixed engines and flags that only make sense for PostgreSQL.
   CommandOutcome mixed = RunTandem({"sync", "--source", PostgresUriWithoutPassword(*servers.source),

@@ -149,18 +149,21 @@ bool PostgresTablesConsistent(const PostgresSyncServers& servers, std::string* w
   return consistent;
 }
 
-std::optional<SlotState> ReadSlotState(const PostgresServer& source, const std::string& slot) {
+std::optional<SlotState> ReadSlotState(const PostgresServer& source) {
   ResultRows rows = source.Query(
-      "SELECT confirmed_flush_lsn::text, (pg_current_wal_lsn() - restart_lsn)::bigint, active "
-      "FROM pg_replication_slots WHERE slot_name = '" +
-      slot + "'");
+      "SELECT slot_name, confirmed_flush_lsn::text, (pg_current_wal_lsn() - restart_lsn)::bigint, "
+      "active FROM pg_replication_slots WHERE slot_name LIKE 'tandem\\_sync\\_%'");
   if (rows.empty()) {
     return std::nullopt;
   }
+  if (rows.size() > 1) {
+    throw std::runtime_error("more than one slot of stream sync on the source");
+  }
   SlotState state;
-  state.confirmed_flush_lsn = rows[0][0].value_or("");
-  state.retained_bytes = std::stoll(rows[0][1].value_or("0"));
-  state.active = rows[0][2].value_or("f") == "t";
+  state.name = rows[0][0].value_or("");
+  state.confirmed_flush_lsn = rows[0][1].value_or("");
+  state.retained_bytes = std::stoll(rows[0][2].value_or("0"));
+  state.active = rows[0][3].value_or("f") == "t";
   return state;
 }
 

@@ -59,15 +59,15 @@ std::vector<std::string> PostgresSyncArgs(const PostgresSyncServers& servers,
 // differs (the first few differences per table).
 bool PostgresTablesConsistent(const PostgresSyncServers& servers, std::string* why);
 
-// The slot of stream "sync" on the source: confirmed_flush_lsn and the bytes of WAL it retains;
-// nullopt when there is no such slot.
+// The slot of stream "sync" on the source (tandem_sync_<hash of the target>): its name,
+// confirmed_flush_lsn and the bytes of WAL it retains; nullopt when there is no such slot.
 struct SlotState {
+  std::string name;
   std::string confirmed_flush_lsn;
   int64_t retained_bytes = 0;
   bool active = false;
 };
-std::optional<SlotState> ReadSlotState(const PostgresServer& source,
-                                       const std::string& slot = "tandem_sync");
+std::optional<SlotState> ReadSlotState(const PostgresServer& source);
 
 // Writes on the source until stopped: two generator threads touching every synced table (every
 // column type, updates that leave the TOASTed column alone, primary-key changes, deletes,
