@@ -44,8 +44,11 @@ class ChangeStream {
   virtual Position position() const = 0;
 
   // Tells the stream that every source transaction up to `durable` (a resume position the
-  // pipeline took from a kCommit, kDdl or kHeartbeat of this stream) is committed on the target
-  // with its checkpoint, so the source may forget it (PostgreSQL: the slot's confirmed flush LSN;
+  // pipeline took from a kCommit, kDdl or kHeartbeat of this stream: its watermark) is durably
+  // committed on the target, so the source may forget it. A checkpoint row may not hold that
+  // position yet (two workers' commits can race, engine/change_pipeline.h), so a restart may
+  // resume from an earlier one and replay, which is harmless; the source never needs to resend
+  // anything before `durable` (PostgreSQL: the slot's confirmed flush LSN;
   // Redis: the acknowledged offset). Only such positions may be reported to the source: one the
   // target has not committed would leave a gap after a crash. Called by the pipeline whenever its
   // watermark advances, from whichever pipeline thread advanced it and with the pipeline's lock

@@ -202,6 +202,7 @@ Status PostgresChangeApplier::Apply(std::span<const ChangeEvent> changes) {
   }
   Status status = ApplyChanges(changes);
   merged_rows_.clear();
+  retired_plans_.clear();  // the batch is flushed: no op points to them any more
   if (!status.ok()) {
     return AbortWith(std::move(status));
   }
@@ -234,23 +235,23 @@ Status PostgresChangeApplier::ApplyChanges(std::span<const ChangeEvent> changes)
                                 ", outside its " + std::to_string(width) + " columns");
       }
     }
-    TANDEM_ASSIGN_OR_RETURN(Plan * plan, PlanFor(table));
+    TANDEM_ASSIGN_OR_RETURN(Plan * plan, PlanFor(change.table));
     if (!replica_session_ && !table.foreign_keys.empty()) {
       net_effect = false;  // the target checks foreign keys: parent and child keep source order
     }
-    if (!change.unchanged_columns.empty() && !plan->further_unique_keys.empty()) {
-      net_effect = false;  // partial updates could swap unique values (see the header)
+    if (!change.unchanged_columns.empty() && (!plan->further_unique_keys.empty() ||
+                                              EncodedKey(KeyValues(plan->key, change.before)) !=
+                                                  EncodedKey(KeyValues(plan->key, change.after)))) {
+      // Partial updates could swap unique values, or move rows in an order that net effect does
+      // not keep (see the header).
+      net_effect = false;
     }
   }
   return net_effect ? ApplyNetEffect(changes) : ApplyInOrder(changes);
 }
 
-Result<const PostgresChangeApplier::TargetTable*> PostgresChangeApplier::DescribeTarget(
+Result<PostgresChangeApplier::TargetTable> PostgresChangeApplier::DescribeTarget(
     const engine::TableId& table) {
-  auto found = target_tables_.find(table);
-  if (found != target_tables_.end()) {
-    return &found->second;
-  }
   const std::string action = "reading the target's definition of " + table.ToString();
   TANDEM_ASSIGN_OR_RETURN(
       PgResult oid,
@@ -284,10 +285,12 @@ Result<const PostgresChangeApplier::TargetTable*> PostgresChangeApplier::Describ
     }
     target.unique_keys.back().push_back(keys.String(row, 1));
   }
-  return &target_tables_.emplace(table, std::move(target)).first->second;
+  return target;
 }
 
-Result<PostgresChangeApplier::Plan*> PostgresChangeApplier::PlanFor(const TableSchema& table) {
+Result<PostgresChangeApplier::Plan*> PostgresChangeApplier::PlanFor(
+    const std::shared_ptr<const TableSchema>& schema) {
+  const TableSchema& table = *schema;
   const engine::KeyDescriptor* key = table.IdentifyingKey();
   if (key == nullptr) {
     return engine::Unsupported("table " + table.id.ToString() +
@@ -296,27 +299,18 @@ Result<PostgresChangeApplier::Plan*> PostgresChangeApplier::PlanFor(const TableS
                                "source, or leave the table out with --table)");
   }
   auto found = plans_.find(table.id);
-  if (found != plans_.end()) {
-    Plan& plan = *found->second;
-    if (plan.table == &table) {
-      return &plan;
-    }
-    const bool same_columns =
-        plan.event_columns.size() == table.columns.size() &&
-        std::equal(plan.event_columns.begin(), plan.event_columns.end(), table.columns.begin(),
-                   [](const std::string& name, const engine::Column& column) {
-                     return name == column.name;
-                   });
-    if (same_columns && plan.key == key->columns) {
-      plan.table = &table;
-      return &plan;
-    }
+  // The plan holds its schema alive, so an equal address is the very same schema.
+  if (found != plans_.end() && found->second->table == schema) {
+    return found->second.get();
   }
-  TANDEM_ASSIGN_OR_RETURN(const TargetTable* target, DescribeTarget(table.id));
+  // A new definition of the table (the stream goes on with a changed source table once the target
+  // was altered to match): read the target's definition again, it may have changed too.
+  TANDEM_ASSIGN_OR_RETURN(const TargetTable described, DescribeTarget(table.id));
+  const TargetTable* target = &described;
   const std::string target_name =
       table.id.ToString() + " on the target " + connection_->config().Redacted();
   auto plan = std::make_unique<Plan>();
-  plan->table = &table;
+  plan->table = schema;
   plan->key = key->columns;
   const size_t width = table.columns.size();
   plan->assignable.assign(width, false);
@@ -325,7 +319,6 @@ Result<PostgresChangeApplier::Plan*> PostgresChangeApplier::PlanFor(const TableS
   std::set<std::string> event_names;
   for (size_t i = 0; i < width; ++i) {
     const engine::Column& column = table.columns[i];
-    plan->event_columns.push_back(column.name);
     event_names.insert(column.name);
     auto target_column =
         std::find_if(target->columns.begin(), target->columns.end(),
@@ -393,13 +386,17 @@ Result<PostgresChangeApplier::Plan*> PostgresChangeApplier::PlanFor(const TableS
         QuoteTable(table.id) + " ADD PRIMARY KEY (" + names + "); then run sync again)");
   }
   Plan* result = plan.get();
-  plans_[table.id] = std::move(plan);
+  std::unique_ptr<Plan>& slot = plans_[table.id];
+  if (slot != nullptr) {
+    retired_plans_.push_back(std::move(slot));
+  }
+  slot = std::move(plan);
   return result;
 }
 
 Status PostgresChangeApplier::ApplyInOrder(std::span<const ChangeEvent> changes) {
   for (const ChangeEvent& change : changes) {
-    TANDEM_ASSIGN_OR_RETURN(Plan * plan, PlanFor(*change.table));
+    TANDEM_ASSIGN_OR_RETURN(Plan * plan, PlanFor(change.table));
     const bool alone = !plan->further_unique_keys.empty();
     switch (change.kind) {
       case ChangeKind::kInsert: {
@@ -415,17 +412,13 @@ Status PostgresChangeApplier::ApplyInOrder(std::span<const ChangeEvent> changes)
         std::string before_encoded = EncodedKey(before_key);
         std::string after_encoded = EncodedKey(after_key);
         if (!change.unchanged_columns.empty()) {
-          std::vector<bool> set(plan->types.size(), false);
-          bool any = false;
-          for (int column : plan->written) {
-            const size_t c = static_cast<size_t>(column);
-            set[c] = plan->assignable[c] &&
-                     !std::binary_search(change.unchanged_columns.begin(),
-                                         change.unchanged_columns.end(), column) &&
-                     (!plan->is_key[c] || before_encoded != after_encoded);
-            any = any || set[c];
+          std::vector<bool> unchanged(plan->types.size(), false);
+          for (int column : change.unchanged_columns) {
+            unchanged[static_cast<size_t>(column)] = true;
           }
-          if (any) {
+          TANDEM_ASSIGN_OR_RETURN(std::vector<bool> set,
+                                  PartialSet(*plan, unchanged, before_key, after_key));
+          if (std::find(set.begin(), set.end(), true) != set.end()) {
             TANDEM_RETURN_IF_ERROR(Add(
                 Op{OpKind::kPartial, plan, std::move(before_key), &change.after, std::move(set)},
                 {before_encoded, after_encoded}, alone));
@@ -453,6 +446,41 @@ Status PostgresChangeApplier::ApplyInOrder(std::span<const ChangeEvent> changes)
     }
   }
   return Flush();
+}
+
+Result<std::vector<bool>> PostgresChangeApplier::PartialSet(const Plan& plan,
+                                                            const std::vector<bool>& unchanged,
+                                                            const Row& where, const Row& after) {
+  const TableSchema& table = *plan.table;
+  std::vector<bool> changed(plan.key.size(), false);  // per key column: the update changes it
+  for (size_t k = 0; k < plan.key.size(); ++k) {
+    std::string old_value;
+    std::string new_value;
+    AppendEncoded(where[k], old_value);
+    AppendEncoded(after[k], new_value);
+    changed[k] = old_value != new_value;
+  }
+  const bool moved = std::find(changed.begin(), changed.end(), true) != changed.end();
+  std::vector<bool> set(plan.types.size(), false);
+  for (int column : plan.written) {
+    const size_t c = static_cast<size_t>(column);
+    // The key is written only when the row moves (then all of it: the row keeps unlogged values).
+    set[c] = plan.assignable[c] && !unchanged[c] && (!plan.is_key[c] || moved);
+  }
+  for (size_t k = 0; k < plan.key.size(); ++k) {
+    const size_t c = static_cast<size_t>(plan.key[k]);
+    if (changed[k] && !plan.assignable[c]) {
+      // UPDATE cannot assign it: leaving it out would silently keep the row at its old key.
+      const std::string column = QuoteIdentifier(table.columns[c].name);
+      return engine::Unsupported(
+          "an update of table " + table.id.ToString() + " changes its key column " + column +
+          ", GENERATED ALWAYS AS IDENTITY on the target, without logging every column, so the row "
+          "cannot be moved (on the target: ALTER TABLE " +
+          QuoteTable(table.id) + " ALTER COLUMN " + column +
+          " SET GENERATED BY DEFAULT; then run sync again)");
+    }
+  }
+  return set;
 }
 
 Status PostgresChangeApplier::ApplyNetEffect(std::span<const ChangeEvent> changes) {
@@ -510,7 +538,7 @@ Status PostgresChangeApplier::ApplyNetEffect(std::span<const ChangeEvent> change
   };
 
   for (const ChangeEvent& change : changes) {
-    TANDEM_ASSIGN_OR_RETURN(Plan * plan, PlanFor(*change.table));
+    TANDEM_ASSIGN_OR_RETURN(Plan * plan, PlanFor(change.table));
     if (std::find(tables.begin(), tables.end(), plan) == tables.end()) {
       tables.push_back(plan);
     }
@@ -613,15 +641,9 @@ Status PostgresChangeApplier::ApplyNetEffect(std::span<const ChangeEvent> change
               Add(Op{OpKind::kUpsert, plan, std::move(key), state.image, {}}, {encoded}, false));
           continue;
         }
-        const bool moved = state.where_encoded != encoded;
-        std::vector<bool> set(plan->types.size(), false);
-        bool any = false;
-        for (int column : plan->written) {
-          const size_t c = static_cast<size_t>(column);
-          set[c] = plan->assignable[c] && !state.unchanged[c] && (!plan->is_key[c] || moved);
-          any = any || set[c];
-        }
-        if (any) {
+        TANDEM_ASSIGN_OR_RETURN(std::vector<bool> set,
+                                PartialSet(*plan, state.unchanged, state.where, key));
+        if (std::find(set.begin(), set.end(), true) != set.end()) {
           TANDEM_RETURN_IF_ERROR(
               Add(Op{OpKind::kPartial, plan, std::move(state.where), state.image, std::move(set)},
                   {state.where_encoded, encoded}, false));
@@ -749,6 +771,64 @@ Status PostgresChangeApplier::FlushDelete(Plan& plan, const std::vector<Op>& ops
                  sql, params);
 }
 
+Status PostgresChangeApplier::DeleteUniqueHolders(Plan& plan, size_t u,
+                                                  const std::vector<Row>& rows, size_t excluded) {
+  if (rows.empty()) {
+    return Status::Ok();
+  }
+  const TableSchema& table = *plan.table;
+  auto name = [&](int column) {
+    return QuoteIdentifier(table.columns[static_cast<size_t>(column)].name);
+  };
+  const std::vector<int>& unique_key = plan.further_unique_keys[u];
+  std::vector<int> columns = unique_key;
+  for (size_t e = 0; e < excluded; ++e) {
+    columns.insert(columns.end(), plan.key.begin(), plan.key.end());
+  }
+  std::string& sql = plan.statements["x" + std::to_string(u) + "e" + std::to_string(excluded) +
+                                     ":" + std::to_string(rows.size())];
+  if (sql.empty()) {
+    std::vector<std::string> aliases;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      aliases.push_back("c" + std::to_string(i));
+    }
+    sql = "DELETE FROM " + QuoteTable(table.id) + " AS x USING (VALUES ";
+    size_t number = 1;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::vector<std::string> values;
+      for (int column : columns) {
+        values.push_back(Placeholder(number++) + "::" + plan.types[static_cast<size_t>(column)]);
+      }
+      sql += (r == 0 ? "" : ", ") + Tuple(values);
+    }
+    sql += ") AS v" + Tuple(aliases) + " WHERE ";
+    for (size_t i = 0; i < unique_key.size(); ++i) {
+      sql += "x." + name(unique_key[i]) + " = v." + aliases[i] + " AND ";
+    }
+    std::vector<std::string> target_key;
+    for (int column : plan.key) {
+      target_key.push_back("x." + name(column));
+    }
+    for (size_t e = 0; e < excluded; ++e) {
+      std::vector<std::string> value_key;
+      for (size_t k = 0; k < plan.key.size(); ++k) {
+        value_key.push_back("v." + aliases[unique_key.size() + e * plan.key.size() + k]);
+      }
+      sql += (e == 0 ? "" : " AND ") + Tuple(target_key) + " IS DISTINCT FROM " + Tuple(value_key);
+    }
+  }
+  std::vector<Param> params;
+  params.reserve(rows.size() * columns.size());
+  for (const Row& row : rows) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      TANDEM_RETURN_IF_ERROR(Bind(row[i], table, columns[i], params));
+    }
+  }
+  return Execute(
+      "removing rows of " + table.id.ToString() + " that hold a unique value the changes write",
+      sql, params);
+}
+
 Status PostgresChangeApplier::FlushUpsert(Plan& plan, const std::vector<Op>& ops) {
   const TableSchema& table = *plan.table;
   auto name = [&](int column) {
@@ -756,62 +836,18 @@ Status PostgresChangeApplier::FlushUpsert(Plan& plan, const std::vector<Op>& ops
   };
   // Future rows holding a further unique key's value under another identifying key go first.
   for (size_t u = 0; u < plan.further_unique_keys.size(); ++u) {
-    const std::vector<int>& unique_key = plan.further_unique_keys[u];
-    std::vector<const Op*> holders;  // rows whose unique value is not NULL (NULLs never clash)
+    std::vector<Row> rows;
     for (const Op& op : ops) {
-      if (std::none_of(unique_key.begin(), unique_key.end(), [&](int column) {
-            return (*op.image)[static_cast<size_t>(column)].is_null();
-          })) {
-        holders.push_back(&op);
-      }
-    }
-    if (holders.empty()) {
-      continue;
-    }
-    std::string& sql =
-        plan.statements["x" + std::to_string(u) + ":" + std::to_string(holders.size())];
-    if (sql.empty()) {
-      std::vector<int> columns = unique_key;
-      columns.insert(columns.end(), plan.key.begin(), plan.key.end());
-      std::vector<std::string> aliases;
-      for (size_t i = 0; i < columns.size(); ++i) {
-        aliases.push_back("c" + std::to_string(i));
-      }
-      sql = "DELETE FROM " + QuoteTable(table.id) + " AS x USING (VALUES ";
-      size_t number = 1;
-      for (size_t r = 0; r < holders.size(); ++r) {
-        std::vector<std::string> values;
-        for (int column : columns) {
-          values.push_back(Placeholder(number++) + "::" + plan.types[static_cast<size_t>(column)]);
-        }
-        sql += (r == 0 ? "" : ", ") + Tuple(values);
-      }
-      sql += ") AS v" + Tuple(aliases) + " WHERE ";
-      for (size_t i = 0; i < unique_key.size(); ++i) {
-        sql += "x." + name(unique_key[i]) + " = v." + aliases[i] + " AND ";
-      }
-      std::vector<std::string> target_key;
-      std::vector<std::string> value_key;
-      for (size_t k = 0; k < plan.key.size(); ++k) {
-        target_key.push_back("x." + name(plan.key[k]));
-        value_key.push_back("v." + aliases[unique_key.size() + k]);
-      }
-      sql += Tuple(target_key) + " IS DISTINCT FROM " + Tuple(value_key);
-    }
-    std::vector<Param> params;
-    for (const Op* op : holders) {
-      for (int column : unique_key) {
-        TANDEM_RETURN_IF_ERROR(
-            Bind((*op->image)[static_cast<size_t>(column)], table, column, params));
+      Row row = KeyValues(plan.further_unique_keys[u], *op.image);
+      if (std::any_of(row.begin(), row.end(), [](const Value& v) { return v.is_null(); })) {
+        continue;  // NULLs never clash
       }
       for (int column : plan.key) {
-        TANDEM_RETURN_IF_ERROR(
-            Bind((*op->image)[static_cast<size_t>(column)], table, column, params));
+        row.push_back((*op.image)[static_cast<size_t>(column)]);
       }
+      rows.push_back(std::move(row));
     }
-    TANDEM_RETURN_IF_ERROR(Execute(
-        "removing rows of " + table.id.ToString() + " that hold a unique value the changes write",
-        sql, params));
+    TANDEM_RETURN_IF_ERROR(DeleteUniqueHolders(plan, u, rows, 1));
   }
 
   std::string& sql = plan.statements["u" + std::to_string(ops.size())];
@@ -867,11 +903,86 @@ Status PostgresChangeApplier::FlushPartial(Plan& plan, const std::vector<Op>& op
       set_columns.push_back(static_cast<int>(c));
     }
   }
+  auto name = [&](int column) {
+    return QuoteIdentifier(table.columns[static_cast<size_t>(column)].name);
+  };
+  // The ops move their rows when the shape writes the key (PartialSet writes it only then).
+  const bool moves = std::any_of(plan.key.begin(), plan.key.end(),
+                                 [&](int c) { return set[static_cast<size_t>(c)]; });
+  if (moves) {
+    // In replay the row may be found at both keys: the new key holds this change's own earlier
+    // result (or a later one) and the old key a "future" row of a later transaction that reused
+    // it, which that transaction's replay writes back. Drop the old key then; never the new one
+    // (with the old key absent it is the only copy of the row).
+    std::string& move_sql =
+        plan.statements["m" + shape.substr(1) + ":" + std::to_string(ops.size())];
+    if (move_sql.empty()) {
+      std::vector<std::string> aliases;
+      for (size_t i = 0; i < 2 * plan.key.size(); ++i) {
+        aliases.push_back("c" + std::to_string(i));
+      }
+      move_sql = "DELETE FROM " + QuoteTable(table.id) + " AS x USING (VALUES ";
+      size_t number = 1;
+      for (size_t r = 0; r < ops.size(); ++r) {
+        std::vector<std::string> values;
+        for (size_t i = 0; i < 2 * plan.key.size(); ++i) {
+          values.push_back(Placeholder(number++) +
+                           "::" + plan.types[static_cast<size_t>(plan.key[i % plan.key.size()])]);
+        }
+        move_sql += (r == 0 ? "" : ", ") + Tuple(values);
+      }
+      move_sql += ") AS v" + Tuple(aliases) + " WHERE ";
+      std::string at_new_key;
+      for (size_t k = 0; k < plan.key.size(); ++k) {
+        move_sql += (k == 0 ? "x." : " AND x.") + name(plan.key[k]) + " = v." + aliases[k];
+        at_new_key += (k == 0 ? "y." : " AND y.") + name(plan.key[k]) + " = v." +
+                      aliases[plan.key.size() + k];
+      }
+      move_sql +=
+          " AND EXISTS (SELECT 1 FROM " + QuoteTable(table.id) + " AS y WHERE " + at_new_key + ")";
+    }
+    std::vector<Param> params;
+    params.reserve(ops.size() * 2 * plan.key.size());
+    for (const Op& op : ops) {
+      for (size_t k = 0; k < plan.key.size(); ++k) {
+        TANDEM_RETURN_IF_ERROR(Bind(op.key[k], table, plan.key[k], params));
+      }
+      for (int column : plan.key) {
+        TANDEM_RETURN_IF_ERROR(
+            Bind((*op.image)[static_cast<size_t>(column)], table, column, params));
+      }
+    }
+    TANDEM_RETURN_IF_ERROR(Execute("removing rows of " + table.id.ToString() +
+                                       " found at both the old and the new key of a moved row",
+                                   move_sql, params));
+  }
+  // Future rows holding the new value of a further unique key the update writes (every column of
+  // it logged or in the key) under an identifying key other than the row's old and new ones.
+  for (size_t u = 0; u < plan.further_unique_keys.size(); ++u) {
+    const std::vector<int>& unique_key = plan.further_unique_keys[u];
+    if (!std::all_of(unique_key.begin(), unique_key.end(), [&](int column) {
+          const size_t c = static_cast<size_t>(column);
+          return set[c] || plan.is_key[c];
+        })) {
+      continue;
+    }
+    std::vector<Row> rows;
+    for (const Op& op : ops) {
+      Row row = KeyValues(unique_key, *op.image);
+      if (std::any_of(row.begin(), row.end(), [](const Value& v) { return v.is_null(); })) {
+        continue;  // NULLs never clash
+      }
+      row.insert(row.end(), op.key.begin(), op.key.end());
+      for (int column : plan.key) {
+        row.push_back((*op.image)[static_cast<size_t>(column)]);
+      }
+      rows.push_back(std::move(row));
+    }
+    TANDEM_RETURN_IF_ERROR(DeleteUniqueHolders(plan, u, rows, 2));
+  }
+
   std::string& sql = plan.statements[shape + ":" + std::to_string(ops.size())];
   if (sql.empty()) {
-    auto name = [&](int column) {
-      return QuoteIdentifier(table.columns[static_cast<size_t>(column)].name);
-    };
     std::vector<int> columns = plan.key;
     columns.insert(columns.end(), set_columns.begin(), set_columns.end());
     std::vector<std::string> aliases;
@@ -955,7 +1066,6 @@ Status PostgresChangeApplier::ApplyDdl(const ChangeEvent& ddl, const Checkpoint&
     ran = Execute(action, ddl.statement, {});
   }
   // Table shapes may have changed: read them again, with statements written for the new shapes.
-  target_tables_.clear();
   plans_.clear();
   if (!ran.ok()) {
     return AbortWith(std::move(ran));

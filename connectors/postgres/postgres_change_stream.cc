@@ -778,13 +778,30 @@ Result<std::unique_ptr<engine::ChangeStream>> OpenPostgresChangeStream(
   }
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<PostgresConnection> catalog,
                           PostgresConnection::Connect(source));
+  // The slot may have confirmed more than the target's checkpoint says (the pipeline acknowledges
+  // its watermark, which a checkpoint row may not hold yet when it stopped): status updates start
+  // from the slot's confirmed position, never below it, so the slot's position never moves back.
+  // Everything up to it was durable on the target when it was acknowledged.
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult slot,
+      catalog->Query("reading the replication slot's confirmed position",
+                     "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE "
+                     "slot_name = $1 AND confirmed_flush_lsn IS NOT NULL",
+                     {options.slot}));
+  Lsn acknowledged = start;
+  if (slot.rows() == 1) {
+    TANDEM_ASSIGN_OR_RETURN(Lsn confirmed, engine::ParseLsn(slot.View(0, 0)));
+    acknowledged = std::max(acknowledged, confirmed);
+  }
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<PostgresReplicationConnection> replication,
                           PostgresReplicationConnection::Connect(source));
   TANDEM_RETURN_IF_ERROR(replication->StartLogicalReplication(
       options.slot, start,
       {{"proto_version", "1"}, {"publication_names", QuoteIdentifier(options.publication)}}));
-  return std::unique_ptr<engine::ChangeStream>(
+  auto stream = std::unique_ptr<PostgresChangeStream>(
       new PostgresChangeStream(std::move(replication), std::move(catalog), start, options));
+  stream->Acknowledge(acknowledged);
+  return std::unique_ptr<engine::ChangeStream>(std::move(stream));
 }
 
 }  // namespace tandem::connectors::postgres

@@ -129,72 +129,48 @@ Status PostgresConnection::Send(std::string_view context, const std::string& sql
     return engine::Internal(std::string(context) + " on " + config_.Redacted() +
                             " failed: libpq refused single-row mode");
   }
-  const auto deadline = Clock::now() + config_.read_timeout;
-  for (;;) {
-    const int flushed = PQflush(conn());
-    if (flushed == 0) {
+  switch (FlushLibpqOutput(conn(), config_.read_timeout)) {
+    case LibpqIo::kDone:
       return Status::Ok();
-    }
-    if (flushed < 0) {
-      return ErrorFor(context, nullptr);
-    }
-    switch (WaitForSocket(conn(), POLLOUT | POLLIN, deadline)) {
-      case WaitOutcome::kReady:
-        // The server may be sending (notices, an early error) while we write: take it in so
-        // neither side blocks on a full buffer.
-        if (PQconsumeInput(conn()) == 0) {
-          return ErrorFor(context, nullptr);
-        }
-        break;
-      case WaitOutcome::kTimedOut:
-        Close("after a statement could not be sent within read_timeout");
-        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
-                               " failed: the statement could not be sent within read_timeout=" +
-                               std::to_string(config_.read_timeout.count()) +
-                               " s (check the network path to " + config_.Endpoint() + ")");
-      case WaitOutcome::kFailed:
-        return ErrorFor(context, nullptr);
-    }
+    case LibpqIo::kTimedOut:
+      Close("after a statement could not be sent within read_timeout");
+      return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                             " failed: the statement could not be sent within read_timeout=" +
+                             std::to_string(config_.read_timeout.count()) +
+                             " s (check the network path to " + config_.Endpoint() + ")");
+    case LibpqIo::kFailed:
+      break;
   }
+  return ErrorFor(context, nullptr);
 }
 
 Result<PgResult> PostgresConnection::NextResult(std::string_view context) {
   TANDEM_RETURN_IF_ERROR(CheckOpen(context));
-  const auto deadline = Clock::now() + config_.read_timeout;
-  while (PQisBusy(conn()) != 0) {
-    switch (WaitForSocket(conn(), POLLIN, deadline)) {
-      case WaitOutcome::kReady:
-        if (PQconsumeInput(conn()) == 0) {
-          return ErrorFor(context, nullptr);
-        }
-        break;
-      case WaitOutcome::kTimedOut: {
-        CancelInFlight();
-        std::string after = conn_ != nullptr
-                                ? "the statement was cancelled"
-                                : "the cancel was not confirmed, so the connection was closed";
-        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
-                               " failed: no answer from the server within read_timeout=" +
-                               std::to_string(config_.read_timeout.count()) + " s; " + after +
-                               " (raise read_timeout in the URI or reduce the load on the "
-                               "server)");
-      }
-      case WaitOutcome::kFailed:
-        return ErrorFor(context, nullptr);
+  switch (AwaitLibpqResult(conn(), Clock::now() + config_.read_timeout)) {
+    case LibpqIo::kDone:
+      break;
+    case LibpqIo::kTimedOut: {
+      CancelInFlight();
+      std::string after = conn_ != nullptr
+                              ? "the statement was cancelled"
+                              : "the cancel was not confirmed, so the connection was closed";
+      return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                             " failed: no answer from the server within read_timeout=" +
+                             std::to_string(config_.read_timeout.count()) + " s; " + after +
+                             " (raise read_timeout in the URI or reduce the load on the "
+                             "server)");
     }
+    case LibpqIo::kFailed:
+      return ErrorFor(context, nullptr);
   }
   return PgResult(PQgetResult(conn()));
 }
 
 bool PostgresConnection::Drain(std::chrono::milliseconds limit) {
   while (conn_ != nullptr) {
-    const auto deadline = Clock::now() + limit;
-    while (PQisBusy(conn()) != 0) {
-      if (WaitForSocket(conn(), POLLIN, deadline) != WaitOutcome::kReady ||
-          PQconsumeInput(conn()) == 0) {
-        Close("after a statement could not be cancelled");
-        return false;
-      }
+    if (AwaitLibpqResult(conn(), Clock::now() + limit) != LibpqIo::kDone) {
+      Close("after a statement could not be cancelled");
+      return false;
     }
     PgResult result(PQgetResult(conn()));
     if (!result) {
@@ -237,18 +213,11 @@ bool PostgresConnection::EndCopyInNow(std::chrono::milliseconds limit) {
     Close("after a COPY could not be ended");
     return false;
   }
-  for (;;) {
-    const int flushed = PQflush(conn());
-    if (flushed == 0) {
-      return true;
-    }
-    if (flushed < 0 ||
-        WaitForSocket(conn(), POLLOUT | POLLIN, Clock::now() + limit) != WaitOutcome::kReady ||
-        PQconsumeInput(conn()) == 0) {
-      Close("after a COPY could not be ended");
-      return false;
-    }
+  if (FlushLibpqOutput(conn(), limit) != LibpqIo::kDone) {
+    Close("after a COPY could not be ended");
+    return false;
   }
+  return true;
 }
 
 bool PostgresConnection::DiscardArrived() {
@@ -405,32 +374,21 @@ Status PostgresConnection::Stream(std::string_view context, const std::string& s
 
 Status PostgresConnection::FlushOutput(std::string_view context) {
   TANDEM_RETURN_IF_ERROR(CheckOpen(context));
-  for (;;) {
-    const int flushed = PQflush(conn());
-    if (flushed == 0) {
+  // Each wait is bounded by read_timeout of silence: a writable socket is progress.
+  switch (FlushLibpqOutput(conn(), config_.read_timeout)) {
+    case LibpqIo::kDone:
       return Status::Ok();
-    }
-    if (flushed < 0) {
-      return ErrorFor(context, nullptr);
-    }
-    // Each wait is bounded by read_timeout of silence: a writable socket is progress.
-    switch (WaitForSocket(conn(), POLLOUT | POLLIN, Clock::now() + config_.read_timeout)) {
-      case WaitOutcome::kReady:
-        if (PQconsumeInput(conn()) == 0) {
-          return ErrorFor(context, nullptr);
-        }
-        break;
-      case WaitOutcome::kTimedOut:
-        Close("after data could not be sent within read_timeout");
-        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
-                               " failed: the server took no data for read_timeout=" +
-                               std::to_string(config_.read_timeout.count()) +
-                               " s (raise read_timeout in the URI or reduce the load on the "
-                               "server)");
-      case WaitOutcome::kFailed:
-        return ErrorFor(context, nullptr);
-    }
+    case LibpqIo::kTimedOut:
+      Close("after data could not be sent within read_timeout");
+      return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                             " failed: the server took no data for read_timeout=" +
+                             std::to_string(config_.read_timeout.count()) +
+                             " s (raise read_timeout in the URI or reduce the load on the "
+                             "server)");
+    case LibpqIo::kFailed:
+      break;
   }
+  return ErrorFor(context, nullptr);
 }
 
 void PostgresConnection::DiscardCopyOut(std::chrono::milliseconds limit) {

@@ -129,4 +129,44 @@ Result<LibpqHandle> OpenLibpqConnection(const ConnectionConfig& config, LibpqMod
   return conn;
 }
 
+LibpqIo FlushLibpqOutput(PGconn* conn, Clock::duration silence) {
+  for (;;) {
+    const int flushed = PQflush(conn);
+    if (flushed == 0) {
+      return LibpqIo::kDone;
+    }
+    if (flushed < 0) {
+      return LibpqIo::kFailed;
+    }
+    switch (WaitForSocket(conn, POLLOUT | POLLIN, Clock::now() + silence)) {
+      case WaitOutcome::kReady:
+        if (PQconsumeInput(conn) == 0) {
+          return LibpqIo::kFailed;
+        }
+        break;
+      case WaitOutcome::kTimedOut:
+        return LibpqIo::kTimedOut;
+      case WaitOutcome::kFailed:
+        return LibpqIo::kFailed;
+    }
+  }
+}
+
+LibpqIo AwaitLibpqResult(PGconn* conn, Clock::time_point deadline) {
+  while (PQisBusy(conn) != 0) {
+    switch (WaitForSocket(conn, POLLIN, deadline)) {
+      case WaitOutcome::kReady:
+        if (PQconsumeInput(conn) == 0) {
+          return LibpqIo::kFailed;
+        }
+        break;
+      case WaitOutcome::kTimedOut:
+        return LibpqIo::kTimedOut;
+      case WaitOutcome::kFailed:
+        return LibpqIo::kFailed;
+    }
+  }
+  return LibpqIo::kDone;
+}
+
 }  // namespace tandem::connectors::postgres

@@ -50,4 +50,17 @@ enum class WaitOutcome { kReady, kTimedOut, kFailed };
 WaitOutcome WaitForSocket(PGconn* conn, short events,
                           std::chrono::steady_clock::time_point deadline);
 
+// How a bounded libpq I/O loop ended.
+enum class LibpqIo { kDone, kTimedOut, kFailed };
+
+// Sends everything libpq holds in its output buffer (non-blocking mode), taking in what the server
+// sends meanwhile so neither side blocks on a full buffer. Each wait for the socket is bounded by
+// `silence`: a socket that takes data is progress. kFailed: the connection broke (PQerrorMessage
+// says why).
+LibpqIo FlushLibpqOutput(PGconn* conn, std::chrono::steady_clock::duration silence);
+
+// Reads from the socket until a whole result can be taken without blocking (PQisBusy false) or
+// `deadline` passes. kFailed: the connection broke.
+LibpqIo AwaitLibpqResult(PGconn* conn, std::chrono::steady_clock::time_point deadline);
+
 }  // namespace tandem::connectors::postgres

@@ -130,56 +130,37 @@ Status PostgresReplicationConnection::ErrorFor(std::string_view context, const P
 }
 
 Status PostgresReplicationConnection::Flush(std::string_view context) {
-  const auto deadline = Clock::now() + config_.read_timeout;
-  for (;;) {
-    const int flushed = PQflush(conn());
-    if (flushed == 0) {
+  switch (FlushLibpqOutput(conn(), config_.read_timeout)) {
+    case LibpqIo::kDone:
       return Status::Ok();
-    }
-    if (flushed < 0) {
-      return ErrorFor(context, nullptr);
-    }
-    switch (WaitForSocket(conn(), POLLOUT | POLLIN, deadline)) {
-      case WaitOutcome::kReady:
-        // Take in what the server sends meanwhile so neither side blocks on a full buffer.
-        if (PQconsumeInput(conn()) == 0) {
-          return ErrorFor(context, nullptr);
-        }
-        break;
-      case WaitOutcome::kTimedOut:
-        Close("after a message could not be sent within read_timeout");
-        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
-                               " failed: could not send within read_timeout=" +
-                               std::to_string(config_.read_timeout.count()) +
-                               " s (check the network path to " + config_.Endpoint() + ")");
-      case WaitOutcome::kFailed:
-        return ErrorFor(context, nullptr);
-    }
+    case LibpqIo::kTimedOut:
+      Close("after a message could not be sent within read_timeout");
+      return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                             " failed: could not send within read_timeout=" +
+                             std::to_string(config_.read_timeout.count()) +
+                             " s (check the network path to " + config_.Endpoint() + ")");
+    case LibpqIo::kFailed:
+      break;
   }
+  return ErrorFor(context, nullptr);
 }
 
 Result<PgResult> PostgresReplicationConnection::NextResult(std::string_view context) {
   TANDEM_RETURN_IF_ERROR(CheckOpen(context));
-  const auto deadline = Clock::now() + config_.read_timeout;
-  while (PQisBusy(conn()) != 0) {
-    switch (WaitForSocket(conn(), POLLIN, deadline)) {
-      case WaitOutcome::kReady:
-        if (PQconsumeInput(conn()) == 0) {
-          return ErrorFor(context, nullptr);
-        }
-        break;
-      case WaitOutcome::kTimedOut:
-        // A walsender command cannot be cancelled safely mid-way (a half-created slot is the
-        // server's to clean up); the connection is closed, which ends the command on the server.
-        Close("after a command got no answer within read_timeout");
-        return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
-                               " failed: no answer from the server within read_timeout=" +
-                               std::to_string(config_.read_timeout.count()) +
-                               " s; the connection was closed (raise read_timeout in the URI or "
-                               "reduce the load on the server)");
-      case WaitOutcome::kFailed:
-        return ErrorFor(context, nullptr);
-    }
+  switch (AwaitLibpqResult(conn(), Clock::now() + config_.read_timeout)) {
+    case LibpqIo::kDone:
+      break;
+    case LibpqIo::kTimedOut:
+      // A walsender command cannot be cancelled safely mid-way (a half-created slot is the
+      // server's to clean up); the connection is closed, which ends the command on the server.
+      Close("after a command got no answer within read_timeout");
+      return engine::Timeout(std::string(context) + " on " + config_.Redacted() +
+                             " failed: no answer from the server within read_timeout=" +
+                             std::to_string(config_.read_timeout.count()) +
+                             " s; the connection was closed (raise read_timeout in the URI or "
+                             "reduce the load on the server)");
+    case LibpqIo::kFailed:
+      return ErrorFor(context, nullptr);
   }
   return PgResult(PQgetResult(conn()));
 }

@@ -40,12 +40,17 @@
 // slot still streams from P (it cannot move before its checkpoint is committed, which happens only
 // when the copy completes). Every change after P is replayed over the target. A chunk copied at S2
 // already holds the changes P..S2; replaying them again converges because logical replication
-// changes are applied idempotently by key with full new rows (an insert of a present row becomes
-// an upsert to its post-change image, an update writes the new image, a delete of an absent row is
-// a no-op), and the replay ends with each row's last change, i.e. its final state. Chunks finished
-// at the first snapshot are caught up by the same replay. This requires an identifying key on
-// every table (checked up front) and REPLICA IDENTITY giving the old key for updates and deletes,
-// which the stream's assessment checks.
+// changes are applied idempotently by key (an insert of a present row becomes an upsert to its
+// post-change image, an update with every column logged writes the new image, a delete of an
+// absent row is a no-op), and the replay ends with each row's last change, i.e. its final state.
+// Updates that leave TOAST values unlogged carry no full new row: they are applied as UPDATEs of
+// the logged columns, after deleting the "future" rows that would clash with them (a row at the
+// old key while the new key is present, a row holding a further unique key's new value under
+// another key: postgres_change_applier.h), which their own later changes write back. A row such an
+// update finds absent stays absent until a later change with a full image writes it. Chunks
+// finished at the first snapshot are caught up by the same replay. This requires an identifying
+// key on every table (checked up front) and REPLICA IDENTITY giving the old key for updates and
+// deletes, which the stream's assessment checks.
 //
 // Collations: the target must compare key columns as the source does, as chunk ranges are
 // evaluated on both sides; CheckPostgresTargetTables refuses key columns whose collation differs.

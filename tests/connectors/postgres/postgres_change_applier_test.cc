@@ -1,8 +1,10 @@
 // Integration tests of PostgresChangeApplier against the shared PostgreSQL target: upserts replace
 // rows, key changes and deletes (of absent rows too), idempotent replay, future rows holding a
-// further unique key, unchanged TOAST columns never written (also merged in net effect), every
-// common type written and read back exactly, checkpoints committed with (and rolled back with) the
-// rows, TRUNCATE through ApplyDdl, and the error for a column the target lacks.
+// further unique key, unchanged TOAST columns never written (also merged in net effect), replayed
+// partial updates (moves, further unique keys) past future rows, partial moves in source order,
+// every common type written and read back exactly, checkpoints committed with (and rolled back
+// with) the rows, TRUNCATE through ApplyDdl, the target's definition read again for a new source
+// definition, and the errors for a column the target lacks and a moved GENERATED ALWAYS key.
 #include "connectors/postgres/postgres_change_applier.h"
 
 #include <gtest/gtest.h>
@@ -286,7 +288,7 @@ TEST_F(PostgresChangeApplierTest, NetEffectMergesAnInsertWithALaterPartialUpdate
             (ResultRows{{Text("5"), Text("2"), Text("5000"), Text("second")}}));
 }
 
-TEST_F(PostgresChangeApplierTest, NetEffectMovesAPartialRowBeforeItsOldKeyIsReused) {
+TEST_F(PostgresChangeApplierTest, PartialMoveRunsBeforeItsOldKeyIsReused) {
   database_->Execute(std::string("CREATE TABLE reused (id int PRIMARY KEY, n int, big text);") +
                      "INSERT INTO reused VALUES (1, 1, " + kToastExpression + ")");
   const ResultRows original = Rows("SELECT md5(big) FROM reused");
@@ -556,6 +558,162 @@ TEST_F(PostgresChangeApplierTest, ManyRowsSplitIntoBoundedStatements) {
   ASSERT_TRUE(ApplyCommitted(span).ok());
   EXPECT_EQ(Rows("SELECT count(*), sum(c) FROM many"),
             (ResultRows{{Text("12500"), Text("156250000")}}));
+}
+
+// Replay after a crash (engine/change_pipeline.h): T1 `UPDATE SET id = 2 WHERE id = 1` (big left
+// unlogged) and T2 `INSERT id = 1` were both applied, so T1's replay finds its own result at 2 and
+// T2's future row at 1. The move drops the future row (T2's replay writes it back) instead of
+// failing on the primary key forever; with row 1 absent, row 2 (the only copy) is kept.
+TEST_F(PostgresChangeApplierTest, ReplayedPartialMoveDropsTheFutureRowAtItsOldKey) {
+  // `plain` is applied as net effect; `coded` (a further unique key) in order.
+  for (const std::string name : {"move_plain", "move_coded"}) {
+    SCOPED_TRACE(name);
+    const bool coded = name == "move_coded";
+    database_->Execute("CREATE TABLE " + name + " (id int PRIMARY KEY, n int, big text" +
+                       (coded ? ", code text UNIQUE" : "") + ");" + "INSERT INTO " + name +
+                       " VALUES (2, 2, " + kToastExpression + (coded ? ", 'b'" : "") +
+                       "), (1, 10, 'new'" + (coded ? ", 'a'" : "") + ")");
+    const ResultRows original = Rows("SELECT md5(big) FROM " + name + " WHERE id = 2");
+    Schema table = Describe(name);
+    auto row = [&](int id, Value n, Value big, Value code) {
+      Row out = {Value::Int(id), std::move(n), std::move(big)};
+      if (coded) {
+        out.push_back(std::move(code));
+      }
+      return out;
+    };
+    const ChangeEvent t1 =
+        Update(table, row(1, Value::Null(), Value::Null(), Value::Null()),
+               row(2, Value::Int(2), Value::Null(), Value::Text("b")), {2}, true);
+    const ChangeEvent t2 =
+        Insert(table, row(1, Value::Int(10), Value::Text("new"), Value::Text("a")));
+    const ResultRows expected = {{Text("1"), Text("10"), Rows("SELECT md5('new')")[0][0]},
+                                 {Text("2"), Text("2"), original[0][0]}};
+    const std::string select = "SELECT id, n, md5(big) FROM " + name + " ORDER BY id";
+    engine::Status replayed = ApplyCommitted({t1});
+    EXPECT_TRUE(replayed.ok()) << replayed.ToString();
+    EXPECT_EQ(Rows(select), (ResultRows{{Text("2"), Text("2"), original[0][0]}}));
+    // Row 1 absent: nothing is deleted, row 2 keeps its unlogged value.
+    replayed = ApplyCommitted({t1});
+    EXPECT_TRUE(replayed.ok()) << replayed.ToString();
+    EXPECT_EQ(Rows(select), (ResultRows{{Text("2"), Text("2"), original[0][0]}}));
+    EXPECT_TRUE(ApplyCommitted({t2}).ok());
+    EXPECT_EQ(Rows(select), expected);
+    // Both replayed in one span.
+    replayed = ApplyCommitted({t1, t2});
+    EXPECT_TRUE(replayed.ok()) << replayed.ToString();
+    EXPECT_EQ(Rows(select), expected);
+  }
+}
+
+// users(id PK, email UNIQUE, big TOAST), REPLICA IDENTITY FULL. T1 `UPDATE SET email = 'x' WHERE
+// id = 1` (big unlogged), T3 `UPDATE SET email = 'y' WHERE id = 1`, T4 `INSERT (2, 'x')`; all
+// applied, then T1 is replayed: row 2 is a future row holding 'x', which the partial update removes
+// first (T4's replay writes it back).
+TEST_F(PostgresChangeApplierTest, ReplayedPartialUpdateRemovesTheFutureRowHoldingItsUniqueValue) {
+  database_->Execute(std::string("CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, "
+                                 "big text, note text);") +
+                     "INSERT INTO users VALUES (1, 'y', " + kToastExpression +
+                     ", 'three'), (2, 'x', 'four', 'four')");
+  const ResultRows original = Rows("SELECT md5(big) FROM users WHERE id = 1");
+  Schema table = Describe("users");
+  auto row = [](int id, const char* email, Value big, const char* note) {
+    return Row{Value::Int(id), Value::Text(email), std::move(big), Value::Text(note)};
+  };
+  const ChangeEvent t1 =
+      Update(table, row(1, "old", Value::Null(), "zero"), row(1, "x", Value::Null(), "one"), {2});
+  const ChangeEvent t3 =
+      Update(table, row(1, "x", Value::Null(), "one"), row(1, "y", Value::Null(), "three"), {2});
+  const ChangeEvent t4 = Insert(table, row(2, "x", Value::Text("four"), "four"));
+  engine::Status replayed = ApplyCommitted({t1});
+  ASSERT_TRUE(replayed.ok()) << replayed.ToString();
+  EXPECT_EQ(Rows("SELECT id, email, md5(big), note FROM users ORDER BY id"),
+            (ResultRows{{Text("1"), Text("x"), original[0][0], Text("one")}}));
+  ASSERT_TRUE(ApplyCommitted({t3}).ok());
+  ASSERT_TRUE(ApplyCommitted({t4}).ok());
+  const ResultRows expected = {
+      {Text("1"), Text("y"), original[0][0], Text("three")},
+      {Text("2"), Text("x"), Rows("SELECT md5('four')")[0][0], Text("four")}};
+  EXPECT_EQ(Rows("SELECT id, email, md5(big), note FROM users ORDER BY id"), expected);
+  // The whole suffix again, in one span.
+  replayed = ApplyCommitted({t1, t3, t4});
+  ASSERT_TRUE(replayed.ok()) << replayed.ToString();
+  EXPECT_EQ(Rows("SELECT id, email, md5(big), note FROM users ORDER BY id"), expected);
+}
+
+// The stream goes on with a new source definition once the target was altered to match: the
+// applier reads the target's definition again instead of using the one it read before.
+TEST_F(PostgresChangeApplierTest, NewSourceDefinitionReadsTheTargetAgain) {
+  database_->Execute("CREATE TABLE evolving (id int PRIMARY KEY, n int, big text)");
+  {
+    Schema before = Describe("evolving");
+    ASSERT_TRUE(
+        ApplyCommitted({Insert(before, {Value::Int(1), Value::Int(1), Value::Text("b")})}).ok());
+  }  // the old definition is gone, as the stream drops it: its address may be reused
+  database_->Execute("ALTER TABLE evolving ADD COLUMN c int");
+  Schema added = Describe("evolving");
+  engine::Status status = ApplyCommitted(
+      {Insert(added, {Value::Int(2), Value::Int(2), Value::Text("b"), Value::Int(7)})});
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(Rows("SELECT id, c FROM evolving ORDER BY id"),
+            (ResultRows{{Text("1"), std::nullopt}, {Text("2"), Text("7")}}));
+  // Same column names, a wider type: the partial update's casts follow the target's new type.
+  database_->Execute("ALTER TABLE evolving ALTER COLUMN n TYPE bigint");
+  Schema widened = Describe("evolving");
+  status = ApplyCommitted({Update(
+      widened, {Value::Int(1), Value::Null(), Value::Null(), Value::Null()},
+      {Value::Int(1), Value::Int(5'000'000'000LL), Value::Null(), Value::Int(8)}, {2}, true)});
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(Rows("SELECT id, n, big, c FROM evolving ORDER BY id"),
+            (ResultRows{{Text("1"), Text("5000000000"), Text("b"), Text("8")},
+                        {Text("2"), Text("2"), Text("b"), Text("7")}}));
+}
+
+// UPDATE cannot assign a GENERATED ALWAYS identity column, so a partial update that moves such a
+// key cannot be applied: refused with the fix, never left silently at the old key.
+TEST_F(PostgresChangeApplierTest, PartialMoveOfAGeneratedAlwaysKeyIsUnsupported) {
+  for (const std::string name : {"always_plain", "always_coded"}) {
+    SCOPED_TRACE(name);
+    const bool coded = name == "always_coded";
+    database_->Execute("CREATE TABLE " + name +
+                       " (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n int, big text" +
+                       (coded ? ", code text UNIQUE" : "") + ");" + "INSERT INTO " + name +
+                       " (n, big) VALUES (1, 'b')");
+    Schema table = Describe(name);
+    Row before(table->columns.size());
+    before[0] = Value::Int(1);
+    Row after(table->columns.size());
+    after[0] = Value::Int(2);
+    after[1] = Value::Int(2);
+    // Not moving: the key stays out of SET and the update applies.
+    Row same = after;
+    same[0] = Value::Int(1);
+    engine::Status status = ApplyCommitted({Update(table, before, same, {2}, true)});
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    status = ApplyCommitted({Update(table, before, after, {2}, true)});
+    EXPECT_EQ(status.code(), engine::StatusCode::kUnsupported) << status.ToString();
+    EXPECT_NE(status.message().find("public." + name), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find("id"), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find("GENERATED BY DEFAULT"), std::string::npos) << status.message();
+    EXPECT_FALSE(applier_->in_transaction());
+    EXPECT_EQ(Rows("SELECT id, n FROM " + name), (ResultRows{{Text("1"), Text("2")}}));
+  }
+}
+
+// Partial moves keep source order: X moves 2 -> 5, Y moves 1 -> 2 (X's old key), then X is updated
+// again. Ordered by each row's last change, Y's move would run while X still holds key 2.
+TEST_F(PostgresChangeApplierTest, PartialMovesIntoAKeyJustFreedKeepSourceOrder) {
+  database_->Execute(std::string("CREATE TABLE chained (id int PRIMARY KEY, n int, big text);") +
+                     "INSERT INTO chained VALUES (1, 1, 'y'), (2, 2, 'x')");
+  Schema table = Describe("chained");
+  auto row = [](int id, Value n) { return Row{Value::Int(id), std::move(n), Value::Null()}; };
+  engine::Status status =
+      ApplyCommitted({Update(table, row(2, Value::Null()), row(5, Value::Int(5)), {2}, true),
+                      Update(table, row(1, Value::Null()), row(2, Value::Int(20)), {2}, true),
+                      Update(table, row(5, Value::Null()), row(5, Value::Int(50)), {2}, true)});
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(Rows("SELECT id, n, big FROM chained ORDER BY id"),
+            (ResultRows{{Text("2"), Text("20"), Text("y")}, {Text("5"), Text("50"), Text("x")}}));
 }
 
 }  // namespace

@@ -598,13 +598,14 @@ TEST_F(PostgresChangeStreamTest, MissingSlotIsAFailedPreconditionNamingIt) {
   EXPECT_FALSE(Contains(opened.status().message(), "tandem-secret"));
 }
 
-TEST_F(PostgresChangeStreamTest, ActiveSlotIsAFailedPreconditionNamingTheHolder) {
+TEST_F(PostgresChangeStreamTest, ActiveSlotIsRetryableAndNamesTheHolder) {
   CreateSlotAndPublication("busy", "public.items");
   OpenStream();
   Result<std::unique_ptr<ChangeStream>> second =
       OpenPostgresChangeStream(config_, Lsn{}, Options());
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status().ToString();
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+  EXPECT_TRUE(second.status().retryable());
   EXPECT_TRUE(Contains(second.status().message(), "PID")) << second.status().message();
 }
 
