@@ -85,8 +85,10 @@ constexpr char kUsage[] =
     "DROP, ALTER on the tables and on _tandem. PostgreSQL: source role with REPLICATION, SELECT\n"
     "on the tables, owner of the tables and CREATE on the database (for the publication); target\n"
     "SELECT, INSERT, UPDATE, DELETE, TRUNCATE on the tables and CREATE on the database (for\n"
-    "_tandem); a superuser target applies with session_replication_role=replica (target triggers\n"
-    "do not fire, as with a native subscription). These are checked before anything is written.\n"
+    "_tandem); a superuser target copies and applies with session_replication_role=replica\n"
+    "(target triggers and foreign-key checks do not fire, as with a native subscription); with\n"
+    "another target role, create the target's foreign keys after the initial copy, whose chunks\n"
+    "commit in any order. These are checked before anything is written.\n"
     "\n"
     "Exit status: 0 stopped as asked (--until-caught-up: caught up), 2 could not run.";
 

@@ -14,10 +14,13 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
+#include "tests/tools/counter_load.h"
 #include "tests/tools/postgres_sync_support.h"
 #include "tests/tools/sync_cli_support.h"
 
@@ -31,92 +34,24 @@ using Clock = std::chrono::steady_clock;
 constexpr int kCounters = 2000;
 constexpr int kBigRows = 200'000;
 
-// Increments k.counters in transactions and keeps an exact tally of what it committed.
-class CounterLoad {
- public:
-  explicit CounterLoad(const PostgresServer& source) : source_(source), tally_(kCounters + 1, 0) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~CounterLoad() { Stop(); }
-
-  // Stops and joins; returns the load's error ("" when none).
-  std::string Stop() {
-    stop_ = true;
-    if (thread_.joinable()) {
-      thread_.join();
+// The load, on one connection of the source.
+std::unique_ptr<CounterLoad> StartCounterLoad(const PostgresServer& source) {
+  auto client = std::make_shared<std::optional<PostgresClient>>();
+  CounterLoadOptions options;
+  options.counters = kCounters;
+  options.first_big_id = kBigRows + 1;
+  options.execute = [&source, client](const std::string& sql) {
+    if (!*client) {
+      client->emplace(PostgresClient::ConnectUri(source.Uri()));
     }
-    return error_;
-  }
-  // REQUIRES: stopped.
-  const std::vector<int64_t>& tally() const { return tally_; }
-  int64_t transactions() const { return transactions_.load(); }
-
- private:
-  void Run() {
-    try {
-      PostgresClient client = PostgresClient::ConnectUri(source_.Uri());
-      std::mt19937_64 random(2024);
-      auto pick = [&](int64_t low, int64_t high) {
-        return std::uniform_int_distribution<int64_t>(low, high)(random);
-      };
-      int64_t next_big = kBigRows + 1;
-      while (!stop_) {
-        std::vector<int64_t> pending(kCounters + 1, 0);
-        std::string sql = "BEGIN";
-        const int64_t kind = pick(0, 99);
-        if (kind < 70) {  // a few single-counter statements
-          for (int64_t i = pick(1, 5); i > 0; --i) {
-            const int64_t id = pick(1, kCounters);
-            sql += "; UPDATE k.counters SET n = n + 1 WHERE id = " + std::to_string(id);
-            ++pending[id];
-          }
-        } else if (kind < 97) {  // a range of hundreds of counters in one statement
-          const int64_t first = pick(1, kCounters - 1000);
-          const int64_t last = first + pick(200, 999);
-          sql += "; UPDATE k.counters SET n = n + 1 WHERE id BETWEEN " + std::to_string(first) +
-                 " AND " + std::to_string(last);
-          for (int64_t id = first; id <= last; ++id) {
-            ++pending[id];
-          }
-          const int64_t again = pick(first, last);  // the same row twice in one transaction
-          sql += "; UPDATE k.counters SET n = n + 1 WHERE id = " + std::to_string(again);
-          ++pending[again];
-        } else {  // every counter, plus 1,000 new rows
-          sql += "; UPDATE k.counters SET n = n + 1; INSERT INTO k.big (id, grp, pad) SELECT " +
-                 std::to_string(next_big) +
-                 " + g, g % 10, repeat('b', 40) FROM generate_series(0, 999) g";
-          next_big += 1000;
-          for (int64_t id = 1; id <= kCounters; ++id) {
-            ++pending[id];
-          }
-        }
-        const int64_t first_new = next_big;
-        next_big += 2;
-        sql += "; INSERT INTO k.big (id, grp, pad) VALUES (" + std::to_string(first_new) +
-               ", 1, 'new'), (" + std::to_string(first_new + 1) + ", 2, 'new')";
-        sql += "; DELETE FROM k.big WHERE id = " + std::to_string(pick(1, next_big - 1));
-        sql += "; COMMIT";
-        // One round trip in one transaction: it commits whole or not at all, and on a local
-        // server that stays up COMMIT does not fail: any error fails the test.
-        client.Execute(sql);
-        for (int64_t id = 1; id <= kCounters; ++id) {
-          tally_[id] += pending[id];
-        }
-        ++transactions_;
-        std::this_thread::sleep_for(milliseconds(2));  // leave the 2 cores some air
-      }
-    } catch (const std::exception& e) {
-      error_ = e.what();
-    }
-  }
-
-  const PostgresServer& source_;
-  std::vector<int64_t> tally_;  // load thread while it runs; readers after Stop()
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> transactions_{0};
-  std::string error_;
-};
+    (*client)->Execute(sql);
+  };
+  options.insert_thousand_big_rows = [](int64_t first) {
+    return "INSERT INTO k.big (id, grp, pad) SELECT " + std::to_string(first) +
+           " + g, g % 10, repeat('b', 40) FROM generate_series(0, 999) g";
+  };
+  return std::make_unique<CounterLoad>(std::move(options));
+}
 
 std::vector<int64_t> ReadCounters(const PostgresServer& server) {
   std::vector<int64_t> counters(kCounters + 1, 0);
@@ -162,7 +97,8 @@ TEST(PostgresSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyO
                           std::to_string(kBigRows) + ") g");
   servers.target->Execute(schema);
 
-  CounterLoad load(*servers.source);
+  std::unique_ptr<CounterLoad> load_owner = StartCounterLoad(*servers.source);
+  CounterLoad& load = *load_owner;
   ASSERT_TRUE(PollFor(seconds(30), [&] { return load.transactions() >= 20; }));
 
   const std::vector<std::string> args = {
