@@ -169,4 +169,40 @@ LibpqIo AwaitLibpqResult(PGconn* conn, Clock::time_point deadline) {
   return LibpqIo::kDone;
 }
 
+LibpqFailure DescribeLibpqFailure(PGconn* conn, const ConnectionConfig& config,
+                                  std::string_view context, const PGresult* result,
+                                  ServerErrorMapper map_server_error) {
+  const bool lost = conn == nullptr || PQstatus(conn) == CONNECTION_BAD;
+  if (result != nullptr) {
+    const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    if (sqlstate != nullptr) {
+      const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+      const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT);
+      LibpqFailure failure{
+          map_server_error(config, context, sqlstate, primary ? primary : "", hint ? hint : ""),
+          std::nullopt};
+      if (conn != nullptr && lost) {
+        failure.close_reason = "after the server ended the session";
+      }
+      return failure;
+    }
+  }
+  std::string message = conn != nullptr ? OneLine(PQerrorMessage(conn)) : "";
+  if (result != nullptr && message.empty()) {
+    message = OneLine(PQresultErrorMessage(result));
+  }
+  if (lost) {
+    return {engine::ConnectionFailed(ScrubSecret(
+                std::string(context) + " on " + config.Redacted() +
+                    " failed: the connection was lost" + (message.empty() ? "" : ": " + message) +
+                    " (check that the server at " + config.Endpoint() + " is up, then retry)",
+                config.password)),
+            "after it was lost"};
+  }
+  return {engine::Internal(
+              ScrubSecret(std::string(context) + " on " + config.Redacted() + " failed: " + message,
+                          config.password)),
+          std::nullopt};
+}
+
 }  // namespace tandem::connectors::postgres

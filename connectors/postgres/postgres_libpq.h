@@ -19,6 +19,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "engine/connection_config.h"
 #include "engine/status.h"
@@ -62,5 +65,24 @@ LibpqIo FlushLibpqOutput(PGconn* conn, std::chrono::steady_clock::duration silen
 // Reads from the socket until a whole result can be taken without blocking (PQisBusy false) or
 // `deadline` passes. kFailed: the connection broke.
 LibpqIo AwaitLibpqResult(PGconn* conn, std::chrono::steady_clock::time_point deadline);
+
+// Maps a server error (SQLSTATE, primary message, hint) to a Status: postgres_errors.h
+// StatementError, or a connection class's own refinement of it.
+using ServerErrorMapper = engine::Status (*)(const engine::ConnectionConfig& config,
+                                             std::string_view context, std::string_view sqlstate,
+                                             std::string_view message, std::string_view hint);
+
+// What a failed libpq call on `conn` (may be null: already closed) means, `result` being its
+// result when there is one: a server error mapped by `map_server_error`, a lost connection
+// (kConnectionFailed), or else kInternal; messages name `context` and config.Redacted() and never
+// hold the password. `close_reason` is set when the connection is unusable and its owner must
+// close it.
+struct LibpqFailure {
+  engine::Status status;
+  std::optional<std::string> close_reason;
+};
+LibpqFailure DescribeLibpqFailure(PGconn* conn, const engine::ConnectionConfig& config,
+                                  std::string_view context, const PGresult* result,
+                                  ServerErrorMapper map_server_error);
 
 }  // namespace tandem::connectors::postgres

@@ -99,34 +99,12 @@ void PostgresReplicationConnection::Close(std::string reason) {
 }
 
 Status PostgresReplicationConnection::ErrorFor(std::string_view context, const PGresult* result) {
-  if (result != nullptr) {
-    const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-    if (sqlstate != nullptr) {
-      const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-      const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT);
-      Status status =
-          ReplicationError(config_, context, sqlstate, primary ? primary : "", hint ? hint : "");
-      if (conn_ != nullptr && PQstatus(conn()) == CONNECTION_BAD) {
-        Close("after the server ended the session");
-      }
-      return status;
-    }
+  LibpqFailure failure =
+      DescribeLibpqFailure(conn_.get(), config_, context, result, &ReplicationError);
+  if (failure.close_reason) {
+    Close(*failure.close_reason);
   }
-  std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn())) : "";
-  if (result != nullptr && message.empty()) {
-    message = OneLine(PQresultErrorMessage(result));
-  }
-  if (conn_ == nullptr || PQstatus(conn()) == CONNECTION_BAD) {
-    Close("after it was lost");
-    return engine::ConnectionFailed(ScrubSecret(
-        std::string(context) + " on " + config_.Redacted() + " failed: the connection was lost" +
-            (message.empty() ? "" : ": " + message) + " (check that the server at " +
-            config_.Endpoint() + " is up, then retry)",
-        config_.password));
-  }
-  return engine::Internal(
-      ScrubSecret(std::string(context) + " on " + config_.Redacted() + " failed: " + message,
-                  config_.password));
+  return failure.status;
 }
 
 Status PostgresReplicationConnection::Flush(std::string_view context) {
