@@ -3,7 +3,8 @@
 // ChangeEvent: one decoded change from a source's log, as a connector's ChangeStream delivers it
 // and the pipeline schedules and applies it. A source transaction arrives as
 //
-//   kBegin, (kInsert | kUpdate | kDelete)*, kCommit
+//   kBegin, (kInsert | kUpdate | kDelete)*, kCommit      (SQL sources)
+//   kBegin, kCommand*, kCommit                           (Redis: one command, or a MULTI/EXEC)
 //
 // with the same `transaction_sequence` on every event of it. kDdl and kHeartbeat stand alone (a DDL
 // statement is its own transaction). Row images have every column of `table`, in its column order;
@@ -16,6 +17,7 @@
 //   kInsert     -                 the new row       -           of the row event
 //   kUpdate     the old row       the new row       -           of the row event
 //   kDelete     the old row       -                 -           of the row event
+//   kCommand    -                 -                 -           after the command
 //   kCommit     -                 -                 -           after the commit: resume point
 //   kDdl        -                 -                 the SQL     after the statement: resume point
 //   kHeartbeat  -                 -                 -           the source's current position
@@ -47,9 +49,11 @@ enum class ChangeKind : uint8_t {
   kCommit,
   kDdl,
   kHeartbeat,
+  // A key-value write command (Redis): `command`, run in `database`.
+  kCommand,
 };
 
-// "begin", "insert", "update", "delete", "commit", "ddl", "heartbeat".
+// "begin", "insert", "update", "delete", "commit", "ddl", "heartbeat", "command".
 std::string_view ChangeKindName(ChangeKind kind);
 
 struct ChangeEvent {
@@ -80,11 +84,21 @@ struct ChangeEvent {
   // did not change (PostgreSQL TOAST values left alone by the update). Their entries in `after` are
   // NULL placeholders that an applier must never write: it keeps the target's value.
   std::vector<int> unchanged_columns;
+  // kCommand: the command as the source propagated it (command[0] is its name), the database it
+  // runs in, and the keys it reads or writes when the stream can tell them (the writeset orders
+  // commands sharing a key of one database; command_keys_known false, as for FLUSHDB, SWAPDB or a
+  // script, orders the command against everything).
+  std::vector<std::string> command;
+  int database = 0;
+  std::vector<std::string> command_keys;
+  bool command_keys_known = false;
 
   bool IsRowChange() const {
     return kind == ChangeKind::kInsert || kind == ChangeKind::kUpdate ||
            kind == ChangeKind::kDelete;
   }
+  // What an applier's Apply() takes: a row change or a key-value command.
+  bool IsDataChange() const { return IsRowChange() || kind == ChangeKind::kCommand; }
 };
 
 // The memory `event` holds, approximately (its own size plus the heap its rows, statement and

@@ -301,7 +301,8 @@ Status ChangePipeline::OnEvent(ChangeEvent event, std::optional<Assembly>& assem
       return Status::Ok();
     case ChangeKind::kInsert:
     case ChangeKind::kUpdate:
-    case ChangeKind::kDelete: {
+    case ChangeKind::kDelete:
+    case ChangeKind::kCommand: {
       if (!assembly) {
         return framing_error("a row change outside a transaction");
       }

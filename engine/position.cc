@@ -11,6 +11,7 @@ namespace {
 constexpr std::string_view kMysqlPrefix = "mysql:";
 constexpr std::string_view kPostgresPrefix = "pg:";
 constexpr std::string_view kRedisPrefix = "redis:";
+constexpr std::string_view kDatabaseMarker = ";db=";
 constexpr std::string_view kGtidMarker = ";gtid=";
 
 // Parses all of `text` as a number in `base`; nullopt when it is empty, has other characters or
@@ -91,8 +92,12 @@ std::string Serialize(const Position& position) {
     return std::string(kPostgresPrefix) + FormatLsn(*lsn);
   }
   if (const auto* offset = std::get_if<ReplicationOffset>(&position)) {
-    return std::string(kRedisPrefix) + offset->replication_id + ":" +
-           std::to_string(offset->offset);
+    std::string text =
+        std::string(kRedisPrefix) + offset->replication_id + ":" + std::to_string(offset->offset);
+    if (offset->database != 0) {
+      text += std::string(kDatabaseMarker) + std::to_string(offset->database);
+    }
+    return text;
   }
   return "";
 }
@@ -135,6 +140,16 @@ Result<Position> ParsePosition(std::string_view text) {
   }
   if (text.starts_with(kRedisPrefix)) {
     std::string_view rest = text.substr(kRedisPrefix.size());
+    int database = 0;
+    if (size_t marker = rest.find(kDatabaseMarker); marker != std::string_view::npos) {
+      std::optional<int> parsed = ParseNumber<int>(rest.substr(marker + kDatabaseMarker.size()));
+      if (!parsed || *parsed < 0) {
+        return InvalidArgument("position \"" + std::string(text) +
+                               "\": ;db= needs a database number");
+      }
+      database = *parsed;
+      rest = rest.substr(0, marker);
+    }
     size_t colon = rest.rfind(':');
     std::optional<int64_t> offset;
     if (colon != std::string_view::npos && colon > 0) {
@@ -142,9 +157,9 @@ Result<Position> ParsePosition(std::string_view text) {
     }
     if (!offset) {
       return InvalidArgument("position \"" + std::string(text) +
-                             "\" is not redis:<replication id>:<offset>");
+                             "\" is not redis:<replication id>:<offset>[;db=<n>]");
     }
-    return Position{ReplicationOffset{std::string(rest.substr(0, colon)), *offset}};
+    return Position{ReplicationOffset{std::string(rest.substr(0, colon)), *offset, database}};
   }
   return InvalidArgument("position \"" + std::string(text) +
                          "\" names no known engine (expected mysql:, pg: or redis:)");

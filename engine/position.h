@@ -6,7 +6,8 @@
 //   MySQL        BinlogPosition     "mysql:<file>:<offset>", plus ";gtid=<set>" with GTIDs,
 //                                   e.g. "mysql:mariadb-bin.000003:1234;gtid=0-1-42,1-2-7"
 //   PostgreSQL   Lsn                "pg:<hi>/<lo>" in hex, e.g. "pg:0/16B3748"
-//   Redis        ReplicationOffset  "redis:<replication id>:<offset>"
+//   Redis        ReplicationOffset  "redis:<replication id>:<offset>", plus ";db=<n>" when the
+//                                   stream's selected database there is not 0
 //
 // A position names the point *after* a change: a stream restarted from it delivers the next change.
 // Positions of one engine are totally ordered within one source history (binlog file numbers then
@@ -43,6 +44,9 @@ struct Lsn {
 struct ReplicationOffset {
   std::string replication_id;  // 40 hex characters
   int64_t offset = 0;
+  // The database the stream's commands apply to at `offset` (its last SELECT): a stream resumed
+  // there (PSYNC continues mid-stream, without a new SELECT) needs it. Not part of the order.
+  int database = 0;
   friend bool operator==(const ReplicationOffset&, const ReplicationOffset&) = default;
 };
 
@@ -57,9 +61,9 @@ Result<Position> ParsePosition(std::string_view text);
 
 // Orders two positions of the same engine and history. std::monostate (no position) orders before
 // every position. Binlog files compare by the number after their last '.' ("bin.000010" after
-// "bin.000009"), then by offset; the GTID set is not consulted. Errors: kInvalidArgument when they
-// are of different engines, different Redis replication ids, or binlog files of different base
-// names.
+// "bin.000009"), then by offset; the GTID set (and a Redis offset's database) is not consulted.
+// Errors: kInvalidArgument when they are of different engines, different Redis replication ids, or
+// binlog files of different base names.
 Result<std::strong_ordering> Compare(const Position& a, const Position& b);
 
 // "0/16B3748" <-> Lsn, as PostgreSQL prints them. Errors: kInvalidArgument.

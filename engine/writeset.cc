@@ -102,6 +102,15 @@ std::optional<uint64_t> KeyEntry(const TableId& table,
   return hasher.Finish();
 }
 
+// (database, key) of a key-value command.
+uint64_t CommandKeyEntry(int database, std::string_view key) {
+  Hasher hasher;
+  hasher.Byte('r');
+  hasher.U64(static_cast<uint64_t>(database));
+  hasher.Bytes(key);
+  return hasher.Finish();
+}
+
 uint64_t TableEntry(const TableId& table) {
   Hasher hasher;
   hasher.Byte('t');
@@ -168,6 +177,16 @@ void Writeset::Add(const ChangeEvent& event) {
   assert(!sealed_);  // Seal() sorted the entries; appending would break ConflictsWith
   if (event.kind == ChangeKind::kDdl) {
     barrier_ = true;
+    return;
+  }
+  if (event.kind == ChangeKind::kCommand) {
+    if (!event.command_keys_known) {
+      barrier_ = true;
+      return;
+    }
+    for (const std::string& key : event.command_keys) {
+      hashes_.push_back(CommandKeyEntry(event.database, key));
+    }
     return;
   }
   if (!event.IsRowChange()) {

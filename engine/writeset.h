@@ -15,6 +15,7 @@
 //   each foreign key              (referenced table, {referenced column name =        parent row of
 //                                 child's value}); skipped when a column is NULL      a child row
 //   table without a key           (table): every change of the table conflicts        rows unknown
+//   key-value command (kCommand)  (database, key) for each of its command_keys         same key
 //
 // Key columns are hashed as name = value pairs sorted by column name, so a child's foreign-key
 // entry equals the parent's primary/unique key entry whenever the referenced columns are that
@@ -29,11 +30,12 @@
 // is not modelled: such two transactions may be reordered, and idempotent apply (replace on unique
 // conflict) still converges to the source's final state.
 //
-// A barrier (DDL, a row change without a schema or with an image shorter than its key) conflicts
-// with everything. So does a row change whose images lack a value an entry needs
-// (ChangeEvent::before_key_only on a table with further unique keys or foreign keys; an unchanged,
-// unlogged column that belongs to a key): the old unique or parent values are unknown, so the
-// change is ordered against everything. Hash collisions only add conflicts (serialise two independent transactions).
+// A barrier (DDL, a command whose keys are unknown, a row change without a schema or with an image
+// shorter than its key) conflicts with everything. So does a row change whose images lack a value
+// an entry needs (ChangeEvent::before_key_only on a table with further unique keys or foreign keys;
+// an unchanged, unlogged column that belongs to a key): the old unique or parent values are
+// unknown, so the change is ordered against everything. Hash collisions only add conflicts
+// (serialise two independent transactions).
 //
 // Thread safety: a value type.
 #pragma once

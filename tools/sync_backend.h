@@ -3,28 +3,30 @@
 // What `tandem sync` needs from one kind of source/target pair, so that the command itself
 // (tools/sync_command.cc: options, stop handling, retries, metrics, the report) is written once:
 //
-//   step              MySQL/MariaDB (mysql_sync_backend.cc)     PostgreSQL
-//   (postgres_sync_backend.cc) SelectTables      --table, or every table of the URI's      --table,
-//   or every table of the URI's
-//                     database(s); _tandem.heartbeat streamed   database outside system schemas;
-//                                                               _tandem.heartbeat published
-//   CheckSource       binlog settings, replication privileges   wal_level, REPLICATION, keys and
-//                                                               replica identity, the slot not held
-//   LockStream        GET_LOCK on the target                    advisory lock on the target
-//   Prepare           nothing                                   _tandem.heartbeat on both sides
-//   CopyOnce          consistent snapshot (global read lock     slot with an exported snapshot,
-//                     for the coordinates), parallel chunks     parallel COPY of key ranges
-//   ReadSourceEnd     SHOW MASTER STATUS                        pg_current_wal_flush_lsn()
-//   OpenStream        binlog dump as a replica                  pgoutput from the slot
-//   OpenApplier       MySqlChangeApplier                        PostgresChangeApplier
-//   Finish            nothing                                   --drop-slot: slot and publication
+//   SelectTables   MySQL: --table, or every table of the URI's database(s); _tandem.heartbeat
+//                  streamed. PostgreSQL: --table, or every table of the URI's database outside
+//                  system schemas; _tandem.heartbeat published. Redis: nothing (every database).
+//   CheckSource    MySQL: binlog settings, replication privileges. PostgreSQL: wal_level,
+//                  REPLICATION, keys and replica identity, the slot not held. Redis: versions,
+//                  the target a primary and empty (or this stream's), databases, PSYNC allowed.
+//   LockStream     MySQL: GET_LOCK on the target. PostgreSQL: an advisory lock. Redis: the key
+//                  _tandem:lock:<stream> naming a live CLIENT ID.
+//   Prepare        PostgreSQL: _tandem.heartbeat on both sides; others nothing.
+//   CopyOnce       MySQL: consistent snapshot (global read lock for the coordinates), parallel
+//                  chunks. PostgreSQL: slot with an exported snapshot, parallel COPY of key
+//                  ranges. Redis: PSYNC full resync, the RDB loaded as it arrives.
+//   ReadSourceEnd  SHOW MASTER STATUS / pg_current_wal_flush_lsn() / INFO master_repl_offset.
+//   OpenStream     binlog dump as a replica / pgoutput from the slot / the PSYNC command stream
+//                  (partial resync from the checkpoint; full resync when the backlog lost it).
+//   OpenApplier    MySqlChangeApplier / PostgresChangeApplier / RedisChangeApplier.
+//   Finish         PostgreSQL --drop-slot: slot and publication; others nothing.
 //
 // Every step's errors are one line naming what is wrong and the fix; retryable ones
 // (Status::retryable()) are retried by the command.
 //
 // Thread safety: a backend is used by the command's main thread, except OpenStream and OpenApplier,
 // which the pipeline calls from its own threads (never two at once for one backend) and Warning,
-// called from the command's watcher thread; implementations keep no mutable state those share.
+// called from the command's watcher thread; state those share is guarded by the implementation.
 #pragma once
 
 #include <atomic>
@@ -150,5 +152,7 @@ std::unique_ptr<SyncBackend> NewMySqlSyncBackend(const SyncSettings& settings, N
 // REQUIRES: settings.source and settings.target are PostgreSQL.
 std::unique_ptr<SyncBackend> NewPostgresSyncBackend(const SyncSettings& settings,
                                                     NoteFunction note);
+// REQUIRES: settings.source and settings.target are Redis.
+std::unique_ptr<SyncBackend> NewRedisSyncBackend(const SyncSettings& settings, NoteFunction note);
 
 }  // namespace tandem::tools

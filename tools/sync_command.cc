@@ -45,11 +45,11 @@ constexpr char kUsage[] =
     "                   [--until-caught-up] [--duration S] [--metrics-port P] [--format F]\n"
     "                   [--drop-slot] [--slot-wal-warning MB]\n"
     "\n"
-    "Keeps the target a live copy of the source, MySQL/MariaDB -> MySQL/MariaDB or PostgreSQL ->\n"
-    "PostgreSQL: copies the tables from a consistent snapshot in parallel chunks, then streams\n"
-    "every row change into the target with --threads parallel appliers. Transactions that touch\n"
-    "the same rows (primary key, any unique key, foreign-key parents) keep source order;\n"
-    "independent ones apply in parallel.\n"
+    "Keeps the target a live copy of the source, MySQL/MariaDB -> MySQL/MariaDB, PostgreSQL ->\n"
+    "PostgreSQL or Redis -> Redis (see below). SQL: copies the tables from a consistent snapshot\n"
+    "in parallel chunks, then streams every row change into the target with --threads parallel\n"
+    "appliers. Transactions that touch the same rows (primary key, any unique key, foreign-key\n"
+    "parents) keep source order; independent ones apply in parallel.\n"
     "\n"
     "MySQL/MariaDB: the copy holds the global read lock only to read the snapshot's binlog\n"
     "coordinates; changes are read from the binlog as a replica; DDL on the streamed tables is\n"
@@ -68,8 +68,18 @@ constexpr char kUsage[] =
     "--slot-wal-warning MB of WAL. Tables with unique keys besides the primary key, or with\n"
     "foreign keys, apply updates and deletes serially unless REPLICA IDENTITY FULL.\n"
     "\n"
-    "tandem's heartbeat table (_tandem.heartbeat) is always streamed, so `tandem lag` can\n"
-    "measure this stream end to end.\n"
+    "Redis: tandem attaches to the source as a replica (PSYNC). The first run takes a full\n"
+    "resync: the target (which must be empty, and a primary) is loaded from the snapshot as it\n"
+    "arrives (RESTORE of each value; values over 32 MB, or a target of an older Redis, are\n"
+    "rewritten into commands), then the command stream follows, every database, MULTI/EXEC kept\n"
+    "whole, expirations as absolute times. Each target commit is one MULTI/EXEC that also records\n"
+    "the replication offset it covers (_tandem:checkpoint:<stream> in database 0), with one\n"
+    "applier, so a restart resumes exactly: PSYNC from that offset (a partial resync) while the\n"
+    "source's repl-backlog-size still covers it, else a new full resync that empties the target\n"
+    "first. REPLCONF ACK reports only what the target has committed. --table does not apply.\n"
+    "\n"
+    "tandem's heartbeat table (_tandem.heartbeat; Redis: the keys _tandem:heartbeat:*) is always\n"
+    "streamed, so `tandem lag` can measure this stream end to end.\n"
     "\n"
     "Progress is committed in the target, in the same transactions as the rows it covers\n"
     "(_tandem.checkpoint, _tandem.copy, _tandem.copy_chunk), so Ctrl-C, SIGTERM or even kill -9\n"
@@ -88,7 +98,10 @@ constexpr char kUsage[] =
     "_tandem); a superuser target copies and applies with session_replication_role=replica\n"
     "(target triggers and foreign-key checks do not fire, as with a native subscription); with\n"
     "another target role, create the target's foreign keys after the initial copy, whose chunks\n"
-    "commit in any order. These are checked before anything is written.\n"
+    "commit in any order. Redis: a source user allowed PSYNC, REPLCONF, PING, INFO, COMMAND\n"
+    "and ACL WHOAMI; a target user allowed every command (the load empties it with FLUSHALL and\n"
+    "writes with RESTORE, FUNCTION LOAD and any command the source replicates) and CLIENT ID /\n"
+    "CLIENT LIST for the lock. These are checked before anything is written.\n"
     "\n"
     "Exit status: 0 stopped as asked (--until-caught-up: caught up), 2 could not run.";
 
@@ -170,13 +183,19 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
                      settings.target.engine == engine::EngineKind::kMySql;
   const bool postgres = settings.source.engine == engine::EngineKind::kPostgres &&
                         settings.target.engine == engine::EngineKind::kPostgres;
-  if (!mysql && !postgres) {
+  const bool redis = settings.source.engine == engine::EngineKind::kRedis &&
+                     settings.target.engine == engine::EngineKind::kRedis;
+  if (!mysql && !postgres && !redis) {
     return engine::Unsupported(
-        "tandem sync streams MySQL/MariaDB to MySQL/MariaDB and PostgreSQL to PostgreSQL (source "
-        "is " +
+        "tandem sync streams MySQL/MariaDB to MySQL/MariaDB, PostgreSQL to PostgreSQL and Redis to "
+        "Redis (source is " +
         std::string(engine::EngineKindName(settings.source.engine)) + ", target " +
         std::string(engine::EngineKindName(settings.target.engine)) +
-        "): give two mysql:// or two postgres:// URIs");
+        "): give two mysql://, two postgres:// or two redis:// URIs");
+  }
+  if (redis && values.count("table")) {
+    return engine::InvalidArgument(
+        "--table does not apply to Redis: the stream carries every database of the source");
   }
   if (values.count("table")) {
     for (const std::string& text : values["table"].as<std::vector<std::string>>()) {
@@ -365,9 +384,18 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   StopSignals signals;
   DurationTimer timer(settings.duration);
   const NoteFunction note = [&settings](const std::string& line) { Note(settings, line); };
-  std::unique_ptr<SyncBackend> backend = settings.source.engine == engine::EngineKind::kPostgres
-                                             ? NewPostgresSyncBackend(settings, note)
-                                             : NewMySqlSyncBackend(settings, note);
+  std::unique_ptr<SyncBackend> backend;
+  switch (settings.source.engine) {
+    case engine::EngineKind::kPostgres:
+      backend = NewPostgresSyncBackend(settings, note);
+      break;
+    case engine::EngineKind::kRedis:
+      backend = NewRedisSyncBackend(settings, note);
+      break;
+    case engine::EngineKind::kMySql:
+      backend = NewMySqlSyncBackend(settings, note);
+      break;
+  }
 
   // Everything that can refuse the run is checked before anything is written.
   auto selection = backend->SelectTables();
@@ -402,15 +430,17 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   }
 
   int retries = 0;
-  Note(settings, "initial copy of " + std::to_string(selection->copy_tables.size()) +
-                     " table(s) from " + settings.source.Redacted() + " to " +
-                     settings.target.Redacted());
+  const bool redis = settings.source.engine == engine::EngineKind::kRedis;
+  Note(settings, "initial copy of " +
+                     (redis ? std::string("every database")
+                            : std::to_string(selection->copy_tables.size()) + " table(s)") +
+                     " from " + settings.source.Redacted() + " to " + settings.target.Redacted());
   auto copy = CopyWithRetries(settings, *backend, *selection, &retries);
   Status run_status;
   if (copy.ok()) {
     if (copy->already_complete) {
       Note(settings, "initial copy already complete; resuming the stream from its checkpoint");
-    } else {
+    } else if (!redis) {  // the Redis backend reports its snapshot load itself
       char line[256];
       std::snprintf(
           line, sizeof line, "copied %lld rows in %lld chunks (%lld done before) in %.1f s",
@@ -431,7 +461,9 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   if (copy.ok() && !StopSignals::stop_requested()) {
     engine::PipelineOptions pipeline_options;
     pipeline_options.stream_name = settings.stream;
-    pipeline_options.workers = settings.threads;
+    // Redis: one worker, so that every commit's checkpoint covers exactly the commands before it
+    // (connectors/redis/redis_change_applier.h).
+    pipeline_options.workers = redis ? 1 : settings.threads;
     pipeline_options.stop_when_idle = settings.until_caught_up;
     // Behind the source, a worker commits up to 256 source transactions at once, handed to the
     // applier in spans of 2,000 row changes, each applied as its net effect (fewer, larger
@@ -456,7 +488,8 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       Note(settings,
            error.message() + "; reconnecting in " + std::to_string(backoff.count()) + " ms");
     };
-    Note(settings, "streaming changes with " + std::to_string(settings.threads) + " applier(s)");
+    Note(settings,
+         "streaming changes with " + std::to_string(pipeline_options.workers) + " applier(s)");
     WarningWatcher watcher(*backend, note);
     run_status = engine::RunWithReconnect(
         pipeline_options, reconnect,

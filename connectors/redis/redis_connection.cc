@@ -16,6 +16,14 @@ constexpr size_t kReadChunkBytes = 64 * 1024;
 
 }  // namespace
 
+std::optional<Argv> LoginCommand(const engine::ConnectionConfig& config) {
+  if (config.password.empty() && config.user.empty()) {
+    return std::nullopt;
+  }
+  return config.user.empty() ? Argv{"AUTH", config.password}
+                             : Argv{"AUTH", config.user, config.password};
+}
+
 Connection::Connection(engine::ConnectionConfig config, std::unique_ptr<Transport> transport)
     : config_(std::move(config)),
       server_(config_.Redacted()),
@@ -44,11 +52,8 @@ std::string Connection::user() const { return config_.user.empty() ? "default" :
 Status Connection::Login() {
   // One round trip: AUTH, SELECT and CLIENT SETNAME are pipelined, and the first refusal decides.
   std::vector<Argv> commands;
-  bool authenticate = !config_.password.empty() || !config_.user.empty();
-  if (authenticate) {
-    // A user without a password is sent with an empty one: ACL users marked nopass accept it.
-    commands.push_back(config_.user.empty() ? Argv{"AUTH", config_.password}
-                                            : Argv{"AUTH", config_.user, config_.password});
+  if (std::optional<Argv> auth = LoginCommand(config_); auth.has_value()) {
+    commands.push_back(std::move(*auth));
   }
   int database = config_.RedisDatabase();
   if (database != 0) {

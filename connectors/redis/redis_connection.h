@@ -42,6 +42,12 @@
 
 namespace tandem::connectors::redis {
 
+// The AUTH command that logs in as `config`'s user (AUTH password, or AUTH user password for an
+// ACL user; a user without a password is sent with an empty one, which ACL users marked nopass
+// accept), or nullopt when `config` names neither user nor password. Shared by Connection and
+// ReplicationClient (redis_replication_client.h), which log in alike.
+std::optional<Argv> LoginCommand(const engine::ConnectionConfig& config);
+
 class Connection {
  public:
   // Queued command bytes beyond which Send() writes to the socket without waiting for Receive().

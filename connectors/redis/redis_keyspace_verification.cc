@@ -1,7 +1,9 @@
 #include "connectors/redis/redis_keyspace_verification.h"
 
+#include <string_view>
 #include <utility>
 
+#include "connectors/redis/redis_change_applier.h"
 #include "connectors/redis/redis_info.h"
 
 namespace tandem::connectors::redis {
@@ -281,6 +283,10 @@ Result<engine::KeyScanPage> RedisKeyspaceVerification::ScanKeys(const std::strin
   page.cursor = reply.elements[0].text;
   page.keys.reserve(reply.elements[1].elements.size());
   for (Reply& key : reply.elements[1].elements) {
+    // tandem's own keys (checkpoints, sync state, heartbeats) are not the user's data.
+    if (std::string_view(key.text).starts_with(kTandemKeyPrefix)) {
+      continue;
+    }
     page.keys.push_back(std::move(key.text));
   }
   return page;

@@ -3,6 +3,11 @@
 // The Redis implementation of engine::KeyspaceVerification (see engine/keyspace_verification.h
 // for the commands behind each call) over a Connection it borrows, and the Lua digest script.
 //
+// ScanKeys leaves out tandem's own keys, those starting with "_tandem:" (kTandemKeyPrefix,
+// redis_change_applier.h: a sync's checkpoints, state and lock, and the heartbeat keys), on either
+// side, so `tandem verify` compares only the user's data and never counts or reports them. A
+// page may therefore hold fewer keys than SCAN returned, or none, with a cursor to continue from.
+//
 // The digest script (kServerDigest) runs as `#!lua flags=no-writes`, so it is allowed on
 // read-only replicas; it is loaded once per connection with SCRIPT LOAD and called with EVALSHA.
 // For each key it returns {type, pttl, digest or nil, groups digest or nil}. Digests are SHA-1

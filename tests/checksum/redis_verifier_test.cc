@@ -1,7 +1,8 @@
 // VerifyRedis against private Redis servers: every type, TTLs and several databases compare equal;
 // each injected divergence is found exactly (kind and columns), in both digest modes; equal data
 // in different encodings is consistent; a native replica under a concurrent write load yields no
-// false positives; a key that expires during the check is not a difference.
+// false positives; a key that expires during the check is not a difference; tandem's own keys
+// ("_tandem:...") are skipped on both sides.
 #include "checksum/redis_verifier.h"
 
 #include <gtest/gtest.h>
@@ -185,6 +186,25 @@ TEST_P(RedisVerifierTest, EqualDataInDifferentEncodingsIsConsistent) {
   RedisVerifyReport report = MustVerify(*source_, *target_, FastOptions(GetParam()));
   EXPECT_TRUE(report.Consistent()) << report.ToText();
   EXPECT_EQ(report.rechecked_keys, 0);
+}
+
+TEST_P(RedisVerifierTest, TandemsOwnKeysAreNeitherComparedNorCounted) {
+  // A sync's checkpoint and state live only on the target, a heartbeat with a different value on
+  // each side; none of them is user data.
+  StartPair();
+  LoadBoth(50);
+  target_->Command({"SET", "_tandem:checkpoint:redis-sync/0", "redis:x:1\n1\n1"}, 0);
+  target_->Command({"SET", "_tandem:sync:state", "streaming"}, 0);
+  source_->Command({"SET", "_tandem:heartbeat:7", "3 100", "PX", "3600000"}, 1);
+  target_->Command({"SET", "_tandem:heartbeat:7", "2 90", "PX", "3600000"}, 1);
+  source_->Command({"SET", "_tandem:heartbeat:8", "1 10"}, 2);  // not yet on the target
+  RedisVerifyReport report = MustVerify(*source_, *target_, FastOptions(GetParam()));
+  EXPECT_TRUE(report.Consistent()) << report.ToText();
+  ASSERT_EQ(report.databases, (std::vector<int>{0, 1, 2}));
+  for (size_t t = 0; t < 3; ++t) {
+    EXPECT_EQ(report.report.tables[t].source_rows, 50) << t;
+    EXPECT_EQ(report.report.tables[t].target_rows, 50) << t;
+  }
 }
 
 TEST_P(RedisVerifierTest, KeyExpiringDuringTheCheckIsNotADifference) {

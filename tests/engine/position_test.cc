@@ -28,6 +28,7 @@ TEST(Position, SerializeRoundTripsEveryEngine) {
       Lsn{0x16B3748},
       Lsn{0xFFFFFFFFFFFFFFFFull},
       ReplicationOffset{"8de1c6a3f26c2b5e1d1c6c4d0e2b3a4f5c6d7e8f", 987654321},
+      ReplicationOffset{"8de1c6a3f26c2b5e1d1c6c4d0e2b3a4f5c6d7e8f", 42, 15},
   };
   for (const Position& position : positions) {
     const std::string text = Serialize(position);
@@ -42,6 +43,7 @@ TEST(Position, TextFormsAreAsDocumented) {
             "mysql:mariadb-bin.000003:1234");
   EXPECT_EQ(Serialize(Lsn{0x16B3748}), "pg:0/16B3748");
   EXPECT_EQ(Serialize(ReplicationOffset{"abc", 7}), "redis:abc:7");
+  EXPECT_EQ(Serialize(ReplicationOffset{"abc", 7, 3}), "redis:abc:7;db=3");
   EXPECT_EQ(Serialize(Position{}), "");
 }
 
@@ -49,7 +51,7 @@ TEST(Position, MalformedTextIsInvalidArgument) {
   for (std::string_view text :
        {"mysql:bin.000001", "mysql::12", "mysql:bin.000001:12x", "mysql:bin.000001:-1",
         "mysql:bin.000001:5;gtid=", "pg:16B3748", "pg:0/xyz", "redis:abc", "redis::5",
-        "redis:abc:5.5", "oracle:1", "mysql"}) {
+        "redis:abc:5.5", "redis:abc:5;db=", "redis:abc:5;db=-1", "oracle:1", "mysql"}) {
     Result<Position> position = ParsePosition(text);
     ASSERT_FALSE(position.ok()) << text;
     EXPECT_EQ(position.status().code(), StatusCode::kInvalidArgument) << text;

@@ -15,6 +15,31 @@ using testing::Update;
 
 Writeset Of(std::vector<ChangeEvent> events) { return ComputeWriteset(events); }
 
+ChangeEvent Command(int database, std::vector<std::string> keys, bool known = true) {
+  ChangeEvent event;
+  event.kind = ChangeKind::kCommand;
+  event.command = {"DEL"};
+  event.command.insert(event.command.end(), keys.begin(), keys.end());
+  event.database = database;
+  event.command_keys = std::move(keys);
+  event.command_keys_known = known;
+  return event;
+}
+
+TEST(Writeset, CommandsConflictOnAKeyOfTheSameDatabaseOnly) {
+  EXPECT_TRUE(Of({Command(0, {"a", "b"})}).ConflictsWith(Of({Command(0, {"b"})})));
+  EXPECT_FALSE(Of({Command(0, {"a"})}).ConflictsWith(Of({Command(0, {"b"})})));
+  EXPECT_FALSE(Of({Command(0, {"a"})}).ConflictsWith(Of({Command(1, {"a"})})));
+  // No keys (PUBLISH): conflicts with nothing.
+  EXPECT_FALSE(Of({Command(0, {})}).ConflictsWith(Of({Command(0, {"a"})})));
+}
+
+TEST(Writeset, CommandWithUnknownKeysIsABarrier) {
+  Writeset flush = Of({Command(0, {}, /*known=*/false)});
+  EXPECT_TRUE(flush.barrier());
+  EXPECT_TRUE(flush.ConflictsWith(Of({Command(3, {"z"})})));
+}
+
 TEST(Writeset, SameRowConflictsOtherRowsDoNot) {
   auto t = KeyedTable();
   EXPECT_TRUE(Of({Update(t, R(1, "a", 1), R(1, "a", 2))})

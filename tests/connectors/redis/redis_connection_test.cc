@@ -2,18 +2,14 @@
 // or speaks something other than RESP. No redis-server needed.
 #include "connectors/redis/redis_connection.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <string>
 #include <thread>
+
+#include "tests/connectors/redis/fake_redis_server.h"
 
 namespace tandem::connectors::redis {
 namespace {
@@ -22,84 +18,7 @@ using engine::StatusCode;
 
 constexpr char kPassword[] = "pw-Sekr1t-never-shown";
 
-// Accepts one client on 127.0.0.1 and runs `script` with its socket; the script's reads give up
-// after 10 s so a failing test cannot hang.
-class FakeServer {
- public:
-  using Script = std::function<void(FakeServer& server)>;
-
-  explicit FakeServer(Script script) : script_(std::move(script)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length), 0);
-    EXPECT_EQ(listen(listen_fd_, 4), 0);
-    EXPECT_EQ(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] {
-      pollfd entry{listen_fd_, POLLIN, 0};
-      if (poll(&entry, 1, 10000) != 1) {
-        return;
-      }
-      client_fd_ = accept(listen_fd_, nullptr, nullptr);
-      if (client_fd_ >= 0) {
-        script_(*this);
-        close(client_fd_);
-      }
-    });
-  }
-
-  ~FakeServer() {
-    thread_.join();
-    close(listen_fd_);
-  }
-
-  uint16_t port() const { return port_; }
-
-  // Reads until `marker` has arrived (true) or the client hung up / 10 s passed (false).
-  bool ReadUntil(const std::string& marker) {
-    while (received_.find(marker) == std::string::npos) {
-      pollfd entry{client_fd_, POLLIN, 0};
-      char buffer[4096];
-      if (poll(&entry, 1, 10000) != 1) {
-        return false;
-      }
-      ssize_t n = read(client_fd_, buffer, sizeof(buffer));
-      if (n <= 0) {
-        return false;
-      }
-      received_.append(buffer, static_cast<size_t>(n));
-    }
-    received_.erase(0, received_.find(marker) + marker.size());
-    return true;
-  }
-
-  // Waits until the client hangs up (or 10 s).
-  void WaitForHangUp() {
-    while (ReadUntil("\x01never\x01")) {
-    }
-  }
-
-  void Write(const std::string& bytes) {
-    ASSERT_EQ(write(client_fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  }
-
-  // Answers tandem's login (AUTH, CLIENT SETNAME) with +OK each.
-  void AcceptLogin() {
-    ASSERT_TRUE(ReadUntil("tandem\r\n"));
-    Write("+OK\r\n+OK\r\n");
-  }
-
- private:
-  Script script_;
-  int listen_fd_ = -1;
-  int client_fd_ = -1;
-  uint16_t port_ = 0;
-  std::string received_;
-  std::thread thread_;
-};
+using testing::FakeServer;
 
 engine::ConnectionConfig ConfigFor(uint16_t port) {
   engine::ConnectionConfig config;

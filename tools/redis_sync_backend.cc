@@ -1,0 +1,487 @@
+// SyncBackend for Redis -> Redis, tandem attached to the source as a replica
+// (tools/sync_backend.h).
+//
+// The run, in order (each step resumable; the target's _tandem: keys in database 0 say where a
+// killed run stopped):
+//   1. Checks: both servers answer; the target is a primary (a replica target is read-only); the
+//      target holds no data, or only this stream's (its checkpoint or its "loading" mark), since
+//      a full resync replaces the target's whole dataset as a native replica does; the target has
+//      as many databases as the source uses; how values travel (RESTORE when the target reads the
+//      source's RDB version, else rewritten into commands).
+//   2. The lock _tandem:lock:<stream> holds the CLIENT ID of this run's lock connection; a new run
+//      takes it over only when that client is gone (CLIENT LIST ID), so a kill -9 never blocks
+//      the next run, and two live runs never share a stream.
+//   3. No checkpoint: PSYNC ? -1 (full resync). In one MULTI the target is emptied (FLUSHALL) and
+//      marked "loading"; the snapshot is parsed as it arrives and loaded (RedisSnapshotLoader);
+//      then, in one MULTI, the checkpoint "<stream>" = the snapshot's replication offset is set
+//      and the mark removed. A kill before that finds the mark and loads again from scratch.
+//   4. The stream continues on the same connection (the primary buffered the commands written
+//      during the load). A restart asks PSYNC <replid> <checkpoint offset + 1>: +CONTINUE when the
+//      source's backlog still holds it (a partial resync, no reload), else step 3 again.
+//
+// Commands are applied by one worker: each target commit is a MULTI/EXEC holding its commands and
+// its checkpoint, which is what makes a restart exact for commands that are not idempotent
+// (redis_change_applier.h says why several workers could not promise that).
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "connectors/redis/rdb/rdb_parser.h"
+#include "connectors/redis/redis_change_applier.h"
+#include "connectors/redis/redis_change_stream.h"
+#include "connectors/redis/redis_command_keys.h"
+#include "connectors/redis/redis_connection.h"
+#include "connectors/redis/redis_info.h"
+#include "connectors/redis/redis_replication_client.h"
+#include "connectors/redis/redis_snapshot_loader.h"
+#include "engine/change_pipeline.h"
+#include "tools/sync_backend.h"
+
+namespace tandem::tools {
+namespace {
+
+namespace rd = connectors::redis;
+using engine::Status;
+using Clock = std::chrono::steady_clock;
+
+// Every key of tandem's own on the target is in database 0 (redis_change_applier.h).
+std::string LockKey(const std::string& stream) {
+  return std::string(rd::kTandemKeyPrefix) + "lock:" + stream;
+}
+std::string LoadingKey(const std::string& stream) {
+  return std::string(rd::kTandemKeyPrefix) + "loading:" + stream;
+}
+
+engine::Result<rd::InfoFields> ReadInfo(rd::Connection& connection, const std::string& section) {
+  TANDEM_ASSIGN_OR_RETURN(rd::Reply reply, connection.Command({"INFO", section}));
+  if (!reply.is_text()) {
+    return engine::Corruption("INFO " + section + " on " + connection.config().Redacted() +
+                              " did not return text");
+  }
+  return rd::InfoFields::Parse(reply.text);
+}
+
+// A connection in database 0, where tandem's keys live.
+engine::Result<std::unique_ptr<rd::Connection>> OpenDatabaseZero(engine::ConnectionConfig config) {
+  config.database = "0";
+  return rd::Connection::Open(config);
+}
+
+// Whether MULTI ... EXEC ran (a nil EXEC reply means a WATCHed key changed).
+engine::Result<bool> RunTransaction(rd::Connection& connection, const std::vector<rd::Argv>& body,
+                                    const std::string& what) {
+  std::vector<rd::Argv> commands;
+  commands.reserve(body.size() + 2);
+  commands.push_back({"MULTI"});
+  commands.insert(commands.end(), body.begin(), body.end());
+  commands.push_back({"EXEC"});
+  TANDEM_ASSIGN_OR_RETURN(std::vector<rd::Reply> replies, connection.Pipeline(commands));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].is_error()) {
+      return engine::FailedPrecondition(what + " on " + connection.config().Redacted() + ": " +
+                                        rd::CommandName(commands[i]) + " refused (" +
+                                        replies[i].text + ")");
+    }
+  }
+  const rd::Reply& exec = replies.back();
+  if (exec.is_nil()) {
+    return false;
+  }
+  for (const rd::Reply& element : exec.elements) {
+    if (element.is_error()) {
+      return engine::FailedPrecondition(what + " on " + connection.config().Redacted() + ": " +
+                                        element.text);
+    }
+  }
+  return true;
+}
+
+// The attached replica connection a full resync leaves for the stream to continue on.
+struct Attached {
+  std::unique_ptr<rd::ReplicationClient> client;
+  engine::ReplicationOffset start;
+};
+
+class RedisSyncBackend : public SyncBackend {
+ public:
+  RedisSyncBackend(const SyncSettings& settings, NoteFunction note)
+      : settings_(settings), note_(std::move(note)) {}
+
+  // Redis has no tables: the stream carries every database.
+  engine::Result<SyncSelection> SelectTables() override { return SyncSelection{}; }
+
+  Status CheckSource(const SyncSelection& selection) override {
+    (void)selection;
+    TANDEM_ASSIGN_OR_RETURN(auto source, rd::Connection::Open(settings_.source));
+    TANDEM_ASSIGN_OR_RETURN(auto target, OpenDatabaseZero(settings_.target));
+    TANDEM_ASSIGN_OR_RETURN(rd::InfoFields source_info, ReadInfo(*source, "everything"));
+    TANDEM_ASSIGN_OR_RETURN(rd::InfoFields target_info, ReadInfo(*target, "everything"));
+
+    const std::string source_version = source_info.Get("redis_version").value_or("");
+    const std::string target_version = target_info.Get("redis_version").value_or("");
+    const std::optional<int> source_rdb = rd::RdbVersionOfRedis(source_version);
+    const std::optional<int> target_rdb = rd::RdbVersionOfRedis(target_version);
+    if (!source_rdb || *source_rdb > 11) {
+      return engine::Unsupported("source " + settings_.source.Redacted() + " runs Redis " +
+                                 source_version +
+                                 ", whose snapshots tandem cannot read (it reads Redis 2.8 to "
+                                 "7.2): sync from a supported version");
+    }
+    if (!target_rdb) {
+      return engine::Unsupported("target " + settings_.target.Redacted() + " runs Redis '" +
+                                 target_version + "', which tandem does not recognise");
+    }
+    mode_ = *target_rdb >= *source_rdb ? rd::SnapshotLoaderOptions::Mode::kRestore
+                                       : rd::SnapshotLoaderOptions::Mode::kCommands;
+    if (target_info.Get("role").value_or("") != "master") {
+      return engine::FailedPrecondition(
+          "target " + settings_.target.Redacted() +
+          " is a replica (read-only to tandem): make it a primary with REPLICAOF NO ONE");
+    }
+    for (const rd::ModuleInfo& module : rd::ModulesFromInfo(source_info)) {
+      note_("the source loads module '" + module.name +
+            "': keys of module data types cannot be synced; the snapshot load stops at the first "
+            "one");
+    }
+
+    // Databases: the target must have every one the source holds keys in.
+    TANDEM_ASSIGN_OR_RETURN(std::vector<engine::KeyspaceInfo> source_keyspace,
+                            rd::ParseKeyspace(source_info));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<engine::KeyspaceInfo> target_keyspace,
+                            rd::ParseKeyspace(target_info));
+    auto databases = target->Command({"CONFIG", "GET", "databases"});
+    if (databases.ok()) {
+      auto config = rd::ParseConfigReply(*databases);
+      if (config.ok() && config->count("databases")) {
+        const std::optional<int64_t> count = rd::ParseInt64(config->at("databases"));
+        for (const engine::KeyspaceInfo& db : source_keyspace) {
+          if (count && db.database >= *count) {
+            return engine::FailedPrecondition(
+                "the source holds keys in database " + std::to_string(db.database) +
+                " but the target " + settings_.target.Redacted() + " has only " +
+                std::to_string(*count) + " databases: raise `databases` in its redis.conf");
+          }
+        }
+      }
+      auto policy = target->Command({"CONFIG", "GET", "maxmemory*"});
+      if (policy.ok()) {
+        auto fields = rd::ParseConfigReply(*policy);
+        if (fields.ok() && fields->count("maxmemory") && fields->at("maxmemory") != "0" &&
+            fields->count("maxmemory-policy") && fields->at("maxmemory-policy") != "noeviction") {
+          note_("warning: the target evicts keys under memory pressure (maxmemory-policy " +
+                fields->at("maxmemory-policy") +
+                "): evicted keys are lost silently; set maxmemory-policy noeviction");
+        }
+      }
+    }
+
+    // The target holds nothing, or only what this stream put there.
+    TANDEM_ASSIGN_OR_RETURN(bool ours, TargetHoldsThisStream(*target));
+    if (!ours) {
+      int64_t user_keys = 0;
+      for (const engine::KeyspaceInfo& db : target_keyspace) {
+        user_keys += db.keys;
+      }
+      if (user_keys > 0) {
+        TANDEM_ASSIGN_OR_RETURN(user_keys, CountUserKeys(*target, target_keyspace));
+      }
+      if (user_keys > 0) {
+        return engine::FailedPrecondition(
+            "the target " + settings_.target.Redacted() + " holds " + std::to_string(user_keys) +
+            " key(s) and no state of stream '" + settings_.stream +
+            "': a full sync replaces the target's whole dataset, as a replica does; empty it "
+            "(FLUSHALL) or point at an empty server");
+      }
+    }
+    // The source must let us in as a replica; the handshake itself is the check (PSYNC is only
+    // sent by CopyOnce/OpenStream), so only permission is probed here where ACL can say.
+    auto dry_run = source->Command({"ACL", "WHOAMI"});
+    if (dry_run.ok() && dry_run->is_text()) {
+      auto allowed = source->Command({"ACL", "DRYRUN", dry_run->text, "PSYNC", "?", "-1"});
+      if (allowed.ok() && allowed->is_text() && allowed->text != "OK") {
+        return engine::PermissionDenied("source " + settings_.source.Redacted() + ": user '" +
+                                        dry_run->text + "' may not attach as a replica (" +
+                                        allowed->text +
+                                        "): grant +psync +replconf +ping, e.g. ACL SETUSER " +
+                                        dry_run->text + " +psync +replconf +ping");
+      }
+    }
+    return Status::Ok();
+  }
+
+  engine::Result<std::shared_ptr<void>> LockStream() override {
+    TANDEM_ASSIGN_OR_RETURN(std::shared_ptr<rd::Connection> connection,
+                            OpenDatabaseZero(settings_.target));
+    TANDEM_ASSIGN_OR_RETURN(rd::Reply id, connection->Command({"CLIENT", "ID"}));
+    const std::string mine = std::to_string(id.integer);
+    const std::string key = LockKey(settings_.stream);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      TANDEM_RETURN_IF_ERROR(connection->Command({"WATCH", key}).status());
+      TANDEM_ASSIGN_OR_RETURN(rd::Reply holder, connection->Command({"GET", key}));
+      if (holder.is_text() && holder.text != mine) {
+        TANDEM_ASSIGN_OR_RETURN(rd::Reply alive,
+                                connection->Command({"CLIENT", "LIST", "ID", holder.text}));
+        if (alive.is_text() && !alive.text.empty()) {
+          (void)connection->Command({"UNWATCH"});
+          return engine::FailedPrecondition("another tandem sync of stream '" + settings_.stream +
+                                            "' is running against " + settings_.target.Redacted() +
+                                            " (client id " + holder.text + " holds " + key +
+                                            "): stop it first, or give this one another --stream");
+        }
+      }
+      TANDEM_ASSIGN_OR_RETURN(bool done,
+                              RunTransaction(*connection, {{"SET", key, mine}}, "taking the lock"));
+      if (done) {
+        lock_holder_ = mine;
+        return std::shared_ptr<void>(std::move(connection));
+      }
+    }
+    return engine::FailedPrecondition("could not take " + key + " on " +
+                                      settings_.target.Redacted() +
+                                      ": another run keeps changing it");
+  }
+
+  engine::Result<CopySummary> CopyOnce(const SyncSelection& selection,
+                                       const std::atomic<bool>* stop) override {
+    (void)selection;
+    stop_ = stop;
+    CopySummary summary;
+    TANDEM_ASSIGN_OR_RETURN(std::optional<engine::Checkpoint> checkpoint, ReadCheckpoint());
+    if (checkpoint) {
+      summary.already_complete = true;
+      return summary;
+    }
+    const auto started = Clock::now();
+    TANDEM_ASSIGN_OR_RETURN(Attached attached, Attach(std::nullopt));
+    summary.rows_copied = last_load_keys_.load();
+    summary.chunks_copied = 1;
+    summary.elapsed = Clock::now() - started;
+    std::lock_guard lock(mu_);
+    handover_ = std::move(attached);
+    return summary;
+  }
+
+  engine::Result<engine::Position> ReadSourceEnd() override {
+    TANDEM_ASSIGN_OR_RETURN(auto source, rd::Connection::Open(settings_.source));
+    TANDEM_ASSIGN_OR_RETURN(rd::InfoFields info, ReadInfo(*source, "replication"));
+    std::optional<std::string> id = info.Get("master_replid");
+    std::optional<int64_t> offset = info.GetInt("master_repl_offset");
+    if (!id || !offset) {
+      return engine::Corruption("INFO replication on " + settings_.source.Redacted() +
+                                " lacks master_replid / master_repl_offset");
+    }
+    return engine::Position{engine::ReplicationOffset{*id, *offset, 0}};
+  }
+
+  engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(
+      const SyncSelection& selection, const std::optional<engine::Checkpoint>& resume) override {
+    (void)selection;
+    TANDEM_ASSIGN_OR_RETURN(const rd::CommandKeyTable* keys, KeyTable());
+    std::optional<Attached> attached;
+    {
+      std::lock_guard lock(mu_);
+      if (handover_) {
+        const auto* at =
+            resume ? std::get_if<engine::ReplicationOffset>(&resume->position) : nullptr;
+        if (at != nullptr && *at == handover_->start) {
+          attached = std::move(handover_);
+        }
+        handover_.reset();
+      }
+    }
+    if (!attached) {
+      std::optional<engine::ReplicationOffset> from;
+      if (resume) {
+        const auto* at = std::get_if<engine::ReplicationOffset>(&resume->position);
+        if (at == nullptr) {
+          return engine::FailedPrecondition(
+              "the target's checkpoint of stream '" + settings_.stream + "' (" +
+              engine::Serialize(resume->position) +
+              ") is not a Redis replication offset: the target was filled by another kind of "
+              "source; use another --stream or an empty target");
+        }
+        from = *at;
+      }
+      TANDEM_ASSIGN_OR_RETURN(Attached fresh, Attach(from));
+      attached = std::move(fresh);
+    }
+    return std::unique_ptr<engine::ChangeStream>(std::make_unique<rd::RedisChangeStream>(
+        std::move(attached->client), attached->start, *keys));
+  }
+
+  engine::Result<std::unique_ptr<engine::ChangeApplier>> OpenApplier() override {
+    TANDEM_ASSIGN_OR_RETURN(auto applier, rd::RedisChangeApplier::Open(settings_.target));
+    return std::unique_ptr<engine::ChangeApplier>(std::move(applier));
+  }
+
+  void AddToReport(nlohmann::json& report) override {
+    report["redis"] = {
+        {"full_resyncs", full_resyncs_.load()},
+        {"partial_resyncs", partial_resyncs_.load()},
+        {"keys_loaded", keys_loaded_.load()},
+        {"apply_mode", mode_ == rd::SnapshotLoaderOptions::Mode::kRestore ? "restore" : "commands"},
+    };
+  }
+
+ private:
+  engine::Result<std::optional<engine::Checkpoint>> ReadCheckpoint() {
+    TANDEM_ASSIGN_OR_RETURN(auto applier, rd::RedisChangeApplier::Open(settings_.target));
+    return engine::ReadResumePosition(*applier, settings_.stream);
+  }
+
+  // Whether database 0 holds this stream's checkpoint or loading mark.
+  engine::Result<bool> TargetHoldsThisStream(rd::Connection& target) {
+    TANDEM_ASSIGN_OR_RETURN(
+        rd::Reply count,
+        target.Command({"EXISTS", LoadingKey(settings_.stream), rd::CheckpointKey(settings_.stream),
+                        rd::CheckpointKey(settings_.stream + "/0")}));
+    return count.integer > 0;
+  }
+
+  // Keys outside tandem's own (_tandem:...) over every database listed in INFO keyspace.
+  engine::Result<int64_t> CountUserKeys(rd::Connection& target,
+                                        const std::vector<engine::KeyspaceInfo>& keyspace) {
+    int64_t user_keys = 0;
+    for (const engine::KeyspaceInfo& db : keyspace) {
+      if (db.database != 0) {
+        user_keys += db.keys;
+        continue;
+      }
+      // Database 0 may hold tandem's lock and heartbeat keys: count what is not ours.
+      std::string cursor = "0";
+      do {
+        TANDEM_ASSIGN_OR_RETURN(rd::Reply page, target.Command({"SCAN", cursor, "COUNT", "1000"}));
+        if (page.elements.size() != 2) {
+          return engine::Corruption("SCAN on " + target.config().Redacted() +
+                                    " returned an unexpected reply");
+        }
+        cursor = page.elements[0].text;
+        for (const rd::Reply& key : page.elements[1].elements) {
+          if (!key.text.starts_with(rd::kTandemKeyPrefix)) {
+            ++user_keys;
+          }
+        }
+      } while (cursor != "0" && user_keys == 0);
+    }
+    return user_keys;
+  }
+
+  engine::Result<const rd::CommandKeyTable*> KeyTable() {
+    std::lock_guard lock(mu_);
+    if (!keys_) {
+      TANDEM_ASSIGN_OR_RETURN(auto source, rd::Connection::Open(settings_.source));
+      TANDEM_ASSIGN_OR_RETURN(rd::CommandKeyTable table, rd::CommandKeyTable::Load(*source));
+      keys_ = std::make_unique<rd::CommandKeyTable>(std::move(table));
+    }
+    return keys_.get();
+  }
+
+  // PSYNC from `resume` (nullopt: a full resync). A +CONTINUE hands back the connection at the
+  // command stream; a full resync first replaces the target's data with the snapshot.
+  engine::Result<Attached> Attach(const std::optional<engine::ReplicationOffset>& resume) {
+    TANDEM_ASSIGN_OR_RETURN(auto client, rd::ReplicationClient::Connect(settings_.source));
+    TANDEM_ASSIGN_OR_RETURN(rd::PsyncOutcome outcome, client->Psync(resume));
+    if (!outcome.full_resync) {
+      ++partial_resyncs_;
+      note_("partial resync: the source continues the stream at offset " +
+            std::to_string(outcome.offset) + " (replication id " + outcome.replication_id + ")");
+      return Attached{std::move(client),
+                      engine::ReplicationOffset{outcome.replication_id, outcome.offset,
+                                                resume ? resume->database : 0}};
+    }
+    ++full_resyncs_;
+    if (resume) {
+      note_("full resync: the source's backlog no longer holds offset " +
+            std::to_string(resume->offset) + " of replication id " + resume->replication_id +
+            "; reloading the target from a new snapshot (raise repl-backlog-size on the source "
+            "to avoid this)");
+    }
+    note_(std::string("loading the source's snapshot (") +
+          (outcome.diskless ? "diskless" : "disk") + " transfer) at offset " +
+          std::to_string(outcome.offset) + " into " + settings_.target.Redacted());
+    const auto started = Clock::now();
+    TANDEM_ASSIGN_OR_RETURN(auto target, OpenDatabaseZero(settings_.target));
+    // Empty the target and mark it "loading" in one step, keeping the lock.
+    std::vector<rd::Argv> reset = {{"FLUSHALL"},
+                                   {"SET", LoadingKey(settings_.stream),
+                                    outcome.replication_id + ":" + std::to_string(outcome.offset)}};
+    if (!lock_holder_.empty()) {
+      reset.push_back({"SET", LockKey(settings_.stream), lock_holder_});
+    }
+    TANDEM_RETURN_IF_ERROR(RunTransaction(*target, reset, "emptying the target").status());
+
+    rd::SnapshotLoaderOptions loader_options;
+    loader_options.mode = mode_;
+    loader_options.stop = stop_;
+    rd::RedisSnapshotLoader loader(*target, loader_options);
+    rd::RdbParserOptions parser_options;
+    if (mode_ == rd::SnapshotLoaderOptions::Mode::kCommands) {
+      parser_options.max_value_bytes = 0;
+    }
+    rd::RdbParser parser(parser_options);
+    auto parsed = parser.Parse(client->snapshot(), loader);
+    if (!parsed.ok()) {
+      return parsed.status().WithContext(
+          "loading the source's snapshot (the target stays marked "
+          "as loading; the next run loads it again)");
+    }
+    TANDEM_RETURN_IF_ERROR(client->FinishSnapshot());
+
+    const engine::ReplicationOffset start{outcome.replication_id, outcome.offset, 0};
+    engine::Checkpoint checkpoint;
+    checkpoint.stream = settings_.stream;
+    checkpoint.position = start;
+    TANDEM_ASSIGN_OR_RETURN(rd::Reply selected, target->Command({"SELECT", "0"}));
+    (void)selected;
+    TANDEM_RETURN_IF_ERROR(RunTransaction(*target,
+                                          {rd::CheckpointWriteCommand(checkpoint),
+                                           {"DEL", LoadingKey(settings_.stream)}},
+                                          "recording the snapshot's position")
+                               .status());
+    const rd::SnapshotLoadSummary& loaded = loader.summary();
+    last_load_keys_ = loaded.keys;
+    keys_loaded_ += loaded.keys;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "loaded %lld keys (%lld in pieces, %lld already expired) and %lld function "
+                  "libraries, %.1f MB of snapshot, in %.1f s",
+                  static_cast<long long>(loaded.keys), static_cast<long long>(loaded.pieces),
+                  static_cast<long long>(loaded.expired_skipped),
+                  static_cast<long long>(loaded.functions),
+                  static_cast<double>(parsed->bytes) / (1024.0 * 1024.0),
+                  std::chrono::duration<double>(Clock::now() - started).count());
+    note_(line);
+    return Attached{std::move(client), start};
+  }
+
+  const SyncSettings& settings_;
+  NoteFunction note_;
+  rd::SnapshotLoaderOptions::Mode mode_ = rd::SnapshotLoaderOptions::Mode::kRestore;
+  std::string lock_holder_;  // CLIENT ID of the lock connection (main thread, before streaming)
+  const std::atomic<bool>* stop_ = nullptr;
+
+  std::mutex mu_;  // guards handover_ and keys_ (main thread and the pipeline's reader thread)
+  std::optional<Attached> handover_;
+  std::unique_ptr<rd::CommandKeyTable> keys_;
+
+  std::atomic<int64_t> full_resyncs_{0};
+  std::atomic<int64_t> partial_resyncs_{0};
+  std::atomic<int64_t> keys_loaded_{0};
+  std::atomic<int64_t> last_load_keys_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<SyncBackend> NewRedisSyncBackend(const SyncSettings& settings, NoteFunction note) {
+  return std::make_unique<RedisSyncBackend>(settings, std::move(note));
+}
+
+}  // namespace tandem::tools
