@@ -12,7 +12,8 @@
 #       FLUSHALL). Medians; tandem's peak RSS from GNU time.
 #   (b) Lag: ntarget a native replica again, tandem sync streaming into ttarget; for --seconds,
 #       redis-benchmark writes --rate commands per second (SET, INCR, LPUSH, HSET on 100,000 random
-#       keys) in ten bursts a second; meanwhile two `tandem lag --format json` (heartbeat keys
+#       keys), started once a second (redis-benchmark has no rate limit: each second's writes come
+#       as one burst at full speed, then nothing until the next second); meanwhile two `tandem lag --format json` (heartbeat keys
 #       written on the source, read on each target) report p50/p99. Then `tandem verify` of
 #       ttarget against the source must exit 0.
 #
@@ -62,7 +63,11 @@ dir="$(mktemp -d /tmp/tandem-redis-sync-bench.XXXXXX)"
 pids=()
 cleanup() {
   local pid i
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done
+  # Children first (tandem under GNU time), then the processes themselves.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pkill -TERM -P "${pids[$i]}" 2>/dev/null || true
+    kill "${pids[$i]}" 2>/dev/null || true
+  done
   for pid in "${pids[@]}"; do
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
@@ -200,21 +205,22 @@ if has_part b; then
       --first-heartbeat-timeout 5 >/dev/null 2>&1 && break
     kill -0 "$sync_pid" 2>/dev/null || { KEEP_DIR=1; die "tandem sync exited: $(cat "$dir/sync-lag.err")"; }
   done
-  # The fixed-rate writer: ten redis-benchmark bursts a second.
+  # The fixed-rate writer: one redis-benchmark burst a second.
   python3 - "${port[source]}" "$password" "$rate" "$((seconds + 4))" >"$dir/writer.log" 2>&1 <<'PY' &
 import subprocess, sys, time
 port, password, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-per_burst = max(1, rate // 10)
+per_test = max(1, rate // 4)  # four tests: SET, INCR, LPUSH, HSET
 start = time.monotonic(); bursts = 0
 while time.monotonic() - start < seconds:
     subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "-a", password, "-q",
-                    "-n", str(per_burst), "-c", "4", "-r", "100000", "-t", "set,incr,lpush,hset"],
+                    "-n", str(per_test), "-c", "4", "-r", "100000", "-t", "set,incr,lpush,hset"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     bursts += 1
-    delay = start + bursts * 0.1 - time.monotonic()
+    delay = start + bursts - time.monotonic()
     if delay > 0:
         time.sleep(delay)
-print("bursts", bursts, "writes", bursts * per_burst * 4, "seconds", time.monotonic() - start)
+elapsed = time.monotonic() - start
+print("%d writes in %.0f s: %.0f/s" % (bursts * per_test * 4, elapsed, bursts * per_test * 4 / elapsed))
 PY
   writer=$!
   pids+=("$writer")
@@ -228,7 +234,9 @@ PY
   wait "$ln" || die "tandem lag (native) failed: $(cat "$dir/lag-native.err")"; forget "$ln"
   wait "$lt" || die "tandem lag (tandem) failed: $(cat "$dir/lag-tandem.err")"; forget "$lt"
   wait "$writer" || die "the writer failed: $(cat "$dir/writer.log")"; forget "$writer"
-  kill -TERM "$sync_pid"; wait "$sync_pid" || true; forget "$sync_pid"
+  # SIGTERM to tandem itself (GNU time, its parent, does not pass signals on).
+  pkill -TERM -P "$sync_pid" || true
+  wait "$sync_pid" || true; forget "$sync_pid"
   "$tandem" sync --source "$(uri source)" --target "$(uri ttarget)" --stream lag \
     --until-caught-up --format json >"$dir/sync-lag-end.json" 2>"$dir/sync-lag-end.err" ||
     die "the final catch-up failed: $(cat "$dir/sync-lag-end.err")"

@@ -19,9 +19,11 @@
 //      during the load). A restart asks PSYNC <replid> <checkpoint offset + 1>: +CONTINUE when the
 //      source's backlog still holds it (a partial resync, no reload), else step 3 again.
 //
-// Commands are applied by one worker: each target commit is a MULTI/EXEC holding its commands and
-// its checkpoint, which is what makes a restart exact for commands that are not idempotent
-// (redis_change_applier.h says why several workers could not promise that).
+// Commands on different keys are applied by --threads workers in parallel (the writeset keeps
+// commands on one key, MULTI/EXEC blocks and commands whose keys are unknown in order). Each target
+// commit is one MULTI/EXEC holding its commands, its checkpoint and the record of the transactions
+// it applied, which is what makes a restart exact for commands that are not idempotent
+// (redis_change_applier.h).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -53,9 +55,6 @@ using engine::Status;
 using Clock = std::chrono::steady_clock;
 
 // Every key of tandem's own on the target is in database 0 (redis_change_applier.h).
-std::string LockKey(const std::string& stream) {
-  return std::string(rd::kTandemKeyPrefix) + "lock:" + stream;
-}
 std::string LoadingKey(const std::string& stream) {
   return std::string(rd::kTandemKeyPrefix) + "loading:" + stream;
 }
@@ -67,6 +66,19 @@ engine::Result<rd::InfoFields> ReadInfo(rd::Connection& connection, const std::s
                               " did not return text");
   }
   return rd::InfoFields::Parse(reply.text);
+}
+
+// CLIENT SETNAME takes no spaces or newlines: anything but [A-Za-z0-9_.-] becomes '_'.
+std::string ClientNameSafe(const std::string& text) {
+  std::string safe = text;
+  for (char& c : safe) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      c = '_';
+    }
+  }
+  return safe;
 }
 
 // A connection in database 0, where tandem's keys live.
@@ -139,6 +151,7 @@ class RedisSyncBackend : public SyncBackend {
       return engine::Unsupported("target " + settings_.target.Redacted() + " runs Redis '" +
                                  target_version + "', which tandem does not recognise");
     }
+    target_has_functions_ = rd::ParseVersionNumber(target_version).value_or(0) >= 70000;
     mode_ = *target_rdb >= *source_rdb ? rd::SnapshotLoaderOptions::Mode::kRestore
                                        : rd::SnapshotLoaderOptions::Mode::kCommands;
     if (target_info.Get("role").value_or("") != "master") {
@@ -220,16 +233,21 @@ class RedisSyncBackend : public SyncBackend {
   engine::Result<std::shared_ptr<void>> LockStream() override {
     TANDEM_ASSIGN_OR_RETURN(std::shared_ptr<rd::Connection> connection,
                             OpenDatabaseZero(settings_.target));
+    // The lock names this connection's CLIENT ID, and the connection is named after the stream:
+    // a holder counts as alive only while a client of that id and name exists, so neither a
+    // killed run (its connection closes) nor a target restart (ids start again) blocks the stream.
+    const std::string client_name = "tandem-sync-lock-" + ClientNameSafe(settings_.stream);
+    TANDEM_RETURN_IF_ERROR(connection->Command({"CLIENT", "SETNAME", client_name}).status());
     TANDEM_ASSIGN_OR_RETURN(rd::Reply id, connection->Command({"CLIENT", "ID"}));
     const std::string mine = std::to_string(id.integer);
-    const std::string key = LockKey(settings_.stream);
+    const std::string key = rd::StreamLockKey(settings_.stream);
     for (int attempt = 0; attempt < 5; ++attempt) {
       TANDEM_RETURN_IF_ERROR(connection->Command({"WATCH", key}).status());
       TANDEM_ASSIGN_OR_RETURN(rd::Reply holder, connection->Command({"GET", key}));
       if (holder.is_text() && holder.text != mine) {
         TANDEM_ASSIGN_OR_RETURN(rd::Reply alive,
                                 connection->Command({"CLIENT", "LIST", "ID", holder.text}));
-        if (alive.is_text() && !alive.text.empty()) {
+        if (alive.is_text() && alive.text.find(" name=" + client_name + " ") != std::string::npos) {
           (void)connection->Command({"UNWATCH"});
           return engine::FailedPrecondition("another tandem sync of stream '" + settings_.stream +
                                             "' is running against " + settings_.target.Redacted() +
@@ -318,7 +336,8 @@ class RedisSyncBackend : public SyncBackend {
   }
 
   engine::Result<std::unique_ptr<engine::ChangeApplier>> OpenApplier() override {
-    TANDEM_ASSIGN_OR_RETURN(auto applier, rd::RedisChangeApplier::Open(settings_.target));
+    TANDEM_ASSIGN_OR_RETURN(auto applier, rd::RedisChangeApplier::Open(
+                                              settings_.target, settings_.stream, lock_holder_));
     return std::unique_ptr<engine::ChangeApplier>(std::move(applier));
   }
 
@@ -374,6 +393,25 @@ class RedisSyncBackend : public SyncBackend {
     return user_keys;
   }
 
+  // Replaces every checkpoint row of the stream by one at `start`, in one MULTI.
+  Status MoveCheckpointTo(const engine::ReplicationOffset& start) {
+    TANDEM_ASSIGN_OR_RETURN(auto target, OpenDatabaseZero(settings_.target));
+    std::vector<rd::Argv> body;
+    rd::Argv remove = {"DEL"};
+    for (int worker = 0; worker < engine::kMaxPipelineWorkers; ++worker) {
+      remove.push_back(rd::CheckpointKey(settings_.stream + "/" + std::to_string(worker)));
+    }
+    body.push_back(std::move(remove));
+    engine::Checkpoint checkpoint;
+    checkpoint.stream = settings_.stream;
+    checkpoint.position = start;
+    body.push_back(rd::CheckpointWriteCommand(checkpoint));
+    note_("the source changed its replication id (a failover); checkpoint moved to " +
+          engine::Serialize(checkpoint.position));
+    return RunTransaction(*target, body, "moving the checkpoint to the new replication id")
+        .status();
+  }
+
   engine::Result<const rd::CommandKeyTable*> KeyTable() {
     std::lock_guard lock(mu_);
     if (!keys_) {
@@ -393,9 +431,14 @@ class RedisSyncBackend : public SyncBackend {
       ++partial_resyncs_;
       note_("partial resync: the source continues the stream at offset " +
             std::to_string(outcome.offset) + " (replication id " + outcome.replication_id + ")");
-      return Attached{std::move(client),
-                      engine::ReplicationOffset{outcome.replication_id, outcome.offset,
-                                                resume ? resume->database : 0}};
+      const engine::ReplicationOffset start{outcome.replication_id, outcome.offset,
+                                            resume ? resume->database : 0};
+      if (resume && resume->replication_id != outcome.replication_id) {
+        // A failover: the offsets go on under the new id. The checkpoint rows move to it, so the
+        // stream's positions can be ordered against them (a restart, the watermark).
+        TANDEM_RETURN_IF_ERROR(MoveCheckpointTo(start));
+      }
+      return Attached{std::move(client), start};
     }
     ++full_resyncs_;
     if (resume) {
@@ -410,11 +453,14 @@ class RedisSyncBackend : public SyncBackend {
     const auto started = Clock::now();
     TANDEM_ASSIGN_OR_RETURN(auto target, OpenDatabaseZero(settings_.target));
     // Empty the target and mark it "loading" in one step, keeping the lock.
-    std::vector<rd::Argv> reset = {{"FLUSHALL"},
+    std::vector<rd::Argv> reset = {{"FLUSHALL", "ASYNC"},
                                    {"SET", LoadingKey(settings_.stream),
                                     outcome.replication_id + ":" + std::to_string(outcome.offset)}};
     if (!lock_holder_.empty()) {
-      reset.push_back({"SET", LockKey(settings_.stream), lock_holder_});
+      reset.push_back({"SET", rd::StreamLockKey(settings_.stream), lock_holder_});
+    }
+    if (target_has_functions_) {
+      reset.push_back({"FUNCTION", "FLUSH"});  // FLUSHALL keeps function libraries
     }
     TANDEM_RETURN_IF_ERROR(RunTransaction(*target, reset, "emptying the target").status());
 
@@ -435,7 +481,8 @@ class RedisSyncBackend : public SyncBackend {
     }
     TANDEM_RETURN_IF_ERROR(client->FinishSnapshot());
 
-    const engine::ReplicationOffset start{outcome.replication_id, outcome.offset, 0};
+    const engine::ReplicationOffset start{outcome.replication_id, outcome.offset,
+                                          loader.stream_database()};
     engine::Checkpoint checkpoint;
     checkpoint.stream = settings_.stream;
     checkpoint.position = start;
@@ -465,6 +512,7 @@ class RedisSyncBackend : public SyncBackend {
   const SyncSettings& settings_;
   NoteFunction note_;
   rd::SnapshotLoaderOptions::Mode mode_ = rd::SnapshotLoaderOptions::Mode::kRestore;
+  bool target_has_functions_ = false;  // Redis 7+: FUNCTION FLUSH with the FLUSHALL
   std::string lock_holder_;  // CLIENT ID of the lock connection (main thread, before streaming)
   const std::atomic<bool>* stop_ = nullptr;
 

@@ -72,11 +72,13 @@ constexpr char kUsage[] =
     "resync: the target (which must be empty, and a primary) is loaded from the snapshot as it\n"
     "arrives (RESTORE of each value; values over 32 MB, or a target of an older Redis, are\n"
     "rewritten into commands), then the command stream follows, every database, MULTI/EXEC kept\n"
-    "whole, expirations as absolute times. Each target commit is one MULTI/EXEC that also records\n"
-    "the replication offset it covers (_tandem:checkpoint:<stream> in database 0), with one\n"
-    "applier, so a restart resumes exactly: PSYNC from that offset (a partial resync) while the\n"
-    "source's repl-backlog-size still covers it, else a new full resync that empties the target\n"
-    "first. REPLCONF ACK reports only what the target has committed. --table does not apply.\n"
+    "whole, expirations as absolute times; commands on different keys apply in parallel. Each\n"
+    "target commit is one MULTI/EXEC that also records the replication offset it covers and the\n"
+    "transactions it applied (_tandem:checkpoint:<stream>/N, _tandem:applied:<stream>, database\n"
+    "0), so a restart applies every command exactly once: PSYNC from that offset (a partial\n"
+    "resync) while the source's repl-backlog-size still covers it, else a new full resync that\n"
+    "empties the target first. REPLCONF ACK reports only what the target has committed. --table\n"
+    "does not apply.\n"
     "\n"
     "tandem's heartbeat table (_tandem.heartbeat; Redis: the keys _tandem:heartbeat:*) is always\n"
     "streamed, so `tandem lag` can measure this stream end to end.\n"
@@ -461,9 +463,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   if (copy.ok() && !StopSignals::stop_requested()) {
     engine::PipelineOptions pipeline_options;
     pipeline_options.stream_name = settings.stream;
-    // Redis: one worker, so that every commit's checkpoint covers exactly the commands before it
-    // (connectors/redis/redis_change_applier.h).
-    pipeline_options.workers = redis ? 1 : settings.threads;
+    pipeline_options.workers = settings.threads;
     pipeline_options.stop_when_idle = settings.until_caught_up;
     // Behind the source, a worker commits up to 256 source transactions at once, handed to the
     // applier in spans of 2,000 row changes, each applied as its net effect (fewer, larger
@@ -497,6 +497,9 @@ int RunSyncCommand(const std::vector<std::string>& args) {
           return backend->OpenStream(*selection, resume);
         },
         [&](int) { return backend->OpenApplier(); });
+    if (run_status.code() == engine::StatusCode::kCancelled && StopSignals::stop_requested()) {
+      run_status = Status::Ok();  // stopped as asked in the middle of a reload
+    }
     if (!run_status.ok()) {
       run_status = run_status.WithContext("change stream");
     }

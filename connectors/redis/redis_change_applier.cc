@@ -5,6 +5,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "connectors/redis/redis_connection.h"
@@ -19,6 +20,7 @@ using engine::Status;
 using engine::StatusCode;
 
 constexpr std::string_view kCheckpointPrefix = "_tandem:checkpoint:";
+constexpr std::string_view kAppliedPrefix = "_tandem:applied:";
 
 template <typename Integer>
 bool ParseInteger(std::string_view text, Integer* out) {
@@ -55,6 +57,26 @@ std::string CheckpointKey(std::string_view checkpoint_name) {
   std::string key(kCheckpointPrefix);
   key += checkpoint_name;
   return key;
+}
+
+std::string StreamLockKey(std::string_view stream) {
+  std::string key(kTandemKeyPrefix);
+  key += "lock:";
+  key += stream;
+  return key;
+}
+
+bool IsTandemBookkeepingKey(int database, std::string_view key) {
+  if (database != 0 || !key.starts_with(kTandemKeyPrefix)) {
+    return false;
+  }
+  const std::string_view rest = key.substr(kTandemKeyPrefix.size());
+  for (std::string_view kind : {"checkpoint:", "lock:", "loading:", "applied:"}) {
+    if (rest.starts_with(kind)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Argv CheckpointWriteCommand(const engine::Checkpoint& checkpoint) {
@@ -100,9 +122,17 @@ RedisChangeApplier::RedisChangeApplier(std::unique_ptr<Connection> connection)
 RedisChangeApplier::~RedisChangeApplier() = default;
 
 Result<std::unique_ptr<RedisChangeApplier>> RedisChangeApplier::Open(
-    const engine::ConnectionConfig& target) {
+    const engine::ConnectionConfig& target, const std::string& stream,
+    const std::string& lock_holder) {
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, Connection::Open(target));
   std::unique_ptr<RedisChangeApplier> applier(new RedisChangeApplier(std::move(connection)));
+  if (!stream.empty()) {
+    applier->applied_key_ = std::string(kAppliedPrefix) + stream;
+    if (!lock_holder.empty()) {
+      applier->lock_key_ = StreamLockKey(stream);
+      applier->lock_holder_ = lock_holder;
+    }
+  }
   // Connection::Open selected the URI's database.
   applier->selected_database_ = target.RedisDatabase();
   return applier;
@@ -113,9 +143,13 @@ Status RedisChangeApplier::Begin() {
     return engine::Internal("Begin() on the Redis applier for " + connection_->server() +
                             " with a transaction already open");
   }
+  if (!applied_key_.empty() && !applied_loaded_) {
+    TANDEM_RETURN_IF_ERROR(LoadAppliedTransactions());
+  }
   // Queued in the connection's send buffer: it goes out with the first command or at Commit.
   TANDEM_RETURN_IF_ERROR(connection_->Send({"MULTI"}));
   open_ = true;
+  committing_.clear();
   queued_ = 0;
   queued_text_.clear();  // keeps its capacity: no allocation per command once warm
   queued_ends_.clear();
@@ -156,6 +190,28 @@ Status RedisChangeApplier::Apply(std::span<const engine::ChangeEvent> changes) {
                               std::string(engine::ChangeKindName(change.kind)) +
                               " event; it applies only commands");
     }
+    if (!in_transaction_ || change.transaction_sequence != current_sequence_) {
+      // A new source transaction, named by the offset after its first command.
+      in_transaction_ = true;
+      current_sequence_ = change.transaction_sequence;
+      const auto* at = std::get_if<engine::ReplicationOffset>(&change.position);
+      current_skipped_ = at != nullptr && applied_.count(at->offset) != 0;
+      if (current_skipped_) {
+        ++skipped_transactions_;
+      } else if (at != nullptr && !applied_key_.empty()) {
+        committing_.push_back(at->offset);
+      }
+    }
+    if (current_skipped_) {
+      continue;
+    }
+    bool bookkeeping = false;
+    for (const std::string& key : change.command_keys) {
+      bookkeeping = bookkeeping || IsTandemBookkeepingKey(change.database, key);
+    }
+    if (bookkeeping) {
+      continue;  // an upstream tandem sync's state (redis_snapshot_loader.h)
+    }
     TANDEM_RETURN_IF_ERROR(SelectInTransaction(change.database));
     std::string_view key =
         change.command_keys.empty() ? std::string_view() : std::string_view(change.command_keys[0]);
@@ -167,6 +223,7 @@ Status RedisChangeApplier::Apply(std::span<const engine::ChangeEvent> changes) {
 void RedisChangeApplier::Close() {
   open_ = false;
   queued_ = 0;
+  in_transaction_ = false;
 }
 
 std::string RedisChangeApplier::QueuedCommand(size_t index) const {
@@ -184,6 +241,25 @@ Status RedisChangeApplier::Commit(const engine::Checkpoint& checkpoint) {
   if (sent.ok()) {
     Argv write = CheckpointWriteCommand(checkpoint);
     sent = SendQueued(write, write[1]);
+  }
+  if (sent.ok() && !lock_key_.empty()) {
+    sent = SendQueued({"SET", lock_key_, lock_holder_}, lock_key_);
+  }
+  if (sent.ok() && !applied_key_.empty()) {
+    if (!committing_.empty()) {
+      Argv add = {"ZADD", applied_key_};
+      for (int64_t offset : committing_) {
+        add.push_back(std::to_string(offset));
+        add.push_back(std::to_string(offset));
+      }
+      sent = SendQueued(add, applied_key_);
+    }
+    const auto* watermark = std::get_if<engine::ReplicationOffset>(&checkpoint.position);
+    if (sent.ok() && watermark != nullptr) {
+      sent =
+          SendQueued({"ZREMRANGEBYSCORE", applied_key_, "-inf", std::to_string(watermark->offset)},
+                     applied_key_);
+    }
   }
   if (sent.ok()) {
     sent = connection_->Send({"EXEC"});
@@ -268,6 +344,32 @@ Status RedisChangeApplier::Commit(const engine::Checkpoint& checkpoint) {
     }
   }
   selected_database_ = database_after;
+  return Status::Ok();
+}
+
+Status RedisChangeApplier::LoadAppliedTransactions() {
+  Argv select = {"SELECT", "0"};
+  Argv range = {"ZRANGE", applied_key_, "0", "-1"};
+  selected_database_ = -1;
+  TANDEM_ASSIGN_OR_RETURN(std::vector<Reply> replies, connection_->Pipeline({select, range}));
+  if (replies[0].is_error()) {
+    return connection_->ErrorStatus(replies[0], select);
+  }
+  selected_database_ = 0;
+  if (replies[1].is_error()) {
+    return connection_->ErrorStatus(replies[1], range);
+  }
+  for (const Reply& member : replies[1].elements) {
+    int64_t offset = 0;
+    if (!ParseInteger(std::string_view(member.text), &offset)) {
+      return engine::Corruption("the set " + applied_key_ + " on " + connection_->server() +
+                                " holds '" + member.text.substr(0, 40) +
+                                "', not a replication offset (delete the key only if no sync of "
+                                "this stream is running, then resynchronise)");
+    }
+    applied_.insert(offset);
+  }
+  applied_loaded_ = true;
   return Status::Ok();
 }
 

@@ -1,16 +1,28 @@
 // File: connectors/redis/redis_change_applier.h
 //
 // RedisChangeApplier: the engine::ChangeApplier of a Redis target (engine/change_stream.h). Redis
-// commands are not idempotent (INCR, RPUSH), so exactness comes from the checkpoint: every target
-// commit is one MULTI/EXEC holding the commands of the source transactions it covers and the SET
-// of the checkpoint that covers them, so a command is applied exactly when its checkpoint is.
-// (This is why a Redis sync runs one applier worker: with several, a restart from the watermark
-// would replay a later transaction another worker already committed.)
+// commands are not idempotent (INCR, RPUSH), so a replayed command must never run twice. Every
+// target commit is one MULTI/EXEC holding the commands of the source transactions it covers, the
+// SET of its checkpoint and, with a `stream` given to Open, the record of which transactions it
+// applied:
 //
-//   Begin()          MULTI (queued locally; sent with the first command or at Commit)
-//   Apply(commands)  SELECT <db> when the database changes, then the command as replicated
-//   Commit(cp)       SELECT 0, SET _tandem:checkpoint:<cp.stream> <value>, EXEC; the selected
-//                    database is restored by the next SELECT the applier sends
+//   _tandem:applied:<stream>   sorted set of the transactions committed beyond the pipeline's
+//                              watermark, each named by the replication offset after its first
+//                              command (unique in the stream); entries at or below the watermark
+//                              are trimmed in every commit (the watermark covers them).
+//
+// With several pipeline workers, a restart resumes from the greatest watermark and replays what
+// follows it, some of which another worker had committed (engine/change_pipeline.h): an applier
+// reads the set at its first Begin() and skips every replayed transaction named in it, so each
+// source transaction is applied exactly once whatever the number of workers. (Without `stream`,
+// e.g. in tests, nothing is recorded or skipped: exact with one worker only.)
+//
+//   Begin()          the set, once (SELECT 0, ZRANGE); MULTI (queued locally)
+//   Apply(commands)  SELECT <db> when the database changes, then the command as replicated;
+//                    a transaction named in the set is skipped whole
+//   Commit(cp)       SELECT 0, SET _tandem:checkpoint:<cp.stream> <value>, ZADD of this commit's
+//                    transactions, ZREMRANGEBYSCORE up to cp's offset, EXEC; the selected database
+//                    is restored by the next SELECT the applier sends
 //   Rollback()       DISCARD
 //   ApplyDdl()       kUnsupported: a Redis stream has no DDL
 //
@@ -38,6 +50,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "connectors/redis/redis_command.h"
@@ -52,6 +65,13 @@ inline constexpr std::string_view kTandemKeyPrefix = "_tandem:";
 
 // "_tandem:checkpoint:<name>".
 std::string CheckpointKey(std::string_view checkpoint_name);
+// "_tandem:lock:<stream>": which run holds the stream (tools/redis_sync_backend.cc).
+std::string StreamLockKey(std::string_view stream);
+// Whether `key` of `database` is a tandem sync's own state (_tandem:checkpoint:, :lock:, :loading:,
+// :applied: in database 0), which a sync never copies from its source: when the source is itself
+// a tandem target, its state must not overwrite this sync's. Heartbeat keys are not state: they
+// are carried, so `tandem lag` measures through the stream.
+bool IsTandemBookkeepingKey(int database, std::string_view key);
 // The SET that records `checkpoint` (run in database 0): its value is
 // "<position>\n<transaction_sequence>\n<events_applied>".
 Argv CheckpointWriteCommand(const engine::Checkpoint& checkpoint);
@@ -61,9 +81,13 @@ engine::Result<engine::Checkpoint> ParseCheckpointValue(std::string_view name,
 
 class RedisChangeApplier final : public engine::ChangeApplier {
  public:
-  // Opens its own connection to `target` (Connection::Open errors).
+  // Opens its own connection to `target` (Connection::Open errors). `stream`: the sync's stream
+  // name, naming the applied-transactions set (see above); "" = none. `lock_holder`: when not
+  // empty, every commit also sets StreamLockKey(stream) to it, so a FLUSHALL, FLUSHDB or SWAPDB
+  // replicated into database 0 never leaves the stream unlocked, even for one commit.
   static engine::Result<std::unique_ptr<RedisChangeApplier>> Open(
-      const engine::ConnectionConfig& target);
+      const engine::ConnectionConfig& target, const std::string& stream = "",
+      const std::string& lock_holder = "");
   ~RedisChangeApplier() override;
 
   engine::Status Begin() override;
@@ -95,6 +119,23 @@ class RedisChangeApplier final : public engine::ChangeApplier {
   // refused: queued_ends_[i] is where the i-th description ends in queued_text_.
   std::string queued_text_;
   std::vector<size_t> queued_ends_;
+
+  // Exactly-once across workers (see above); applied_key_ "" = off.
+  engine::Status LoadAppliedTransactions();
+  std::string applied_key_;
+  std::string lock_key_;  // "" = no lock to keep
+  std::string lock_holder_;
+  bool applied_loaded_ = false;
+  std::unordered_set<int64_t> applied_;  // committed beyond the watermark before this run
+  std::vector<int64_t> committing_;      // transactions of the open MULTI
+  uint64_t current_sequence_ = 0;        // of the transaction Apply() is in
+  bool current_skipped_ = false;
+  bool in_transaction_ = false;  // current_sequence_ is set
+  int64_t skipped_transactions_ = 0;
+
+ public:
+  // Replayed transactions skipped because another commit had applied them.
+  int64_t skipped_transactions() const { return skipped_transactions_; }
 };
 
 }  // namespace tandem::connectors::redis

@@ -181,8 +181,11 @@ void RedisChangeStream::Acknowledge(const engine::Position& durable) {
 }
 
 Result<bool> RedisChangeStream::HasReadThrough(const engine::Position& end) const {
+  // Offsets are compared across replication ids: Redis keeps master_repl_offset counting on when
+  // it changes its id (a failover's psync2 +CONTINUE, a backlog freed and made anew), so the end
+  // read under the old id is still a point of this stream's offsets.
   const auto* offset = std::get_if<engine::ReplicationOffset>(&end);
-  if (offset == nullptr || offset->replication_id != position_.replication_id) {
+  if (offset == nullptr) {
     return engine::InvalidArgument("cannot order " + engine::Serialize(end) +
                                    " against the replication stream of " + client_->server() +
                                    " (" + engine::Serialize(engine::Position(position_)) + ")");

@@ -54,7 +54,8 @@ class RedisChangeStream final : public engine::ChangeStream {
       std::chrono::milliseconds timeout) override;
   engine::Position position() const override;
   void Acknowledge(const engine::Position& durable) override;
-  // True once offset() >= end's offset (same replication id; kInvalidArgument otherwise).
+  // True once offset() >= end's offset, whatever its replication id (Redis's offsets go on across
+  // id changes); kInvalidArgument when `end` is not a Redis position.
   engine::Result<bool> HasReadThrough(const engine::Position& end) const override;
 
  private:

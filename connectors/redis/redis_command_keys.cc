@@ -175,11 +175,13 @@ Keys MovableKeys(std::string_view name, const std::vector<std::string>& argument
 }
 
 // Commands that are barriers whatever COMMAND says of them: they touch keys they do not name
-// (scripts, functions) or whole databases.
+// (scripts, functions), whole databases, or a key of another database (MOVE, COPY ... DB n: the
+// writeset hashes keys of the command's own database only).
 bool IsBarrier(std::string_view name) {
   static constexpr std::string_view kBarriers[] = {
-      "flushdb", "flushall", "swapdb",  "function",   "script", "multi",    "exec",    "discard",
-      "eval",    "evalsha",  "eval_ro", "evalsha_ro", "fcall",  "fcall_ro", "migrate", "select"};
+      "flushdb", "flushall", "swapdb",  "function", "script",  "multi",
+      "exec",    "discard",  "eval",    "evalsha",  "eval_ro", "evalsha_ro",
+      "fcall",   "fcall_ro", "migrate", "select",   "move",    "copy"};
   for (std::string_view barrier : kBarriers) {
     if (name == barrier) {
       return true;

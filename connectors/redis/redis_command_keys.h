@@ -13,6 +13,8 @@
 //                                           LMPOP/ZMPOP/BLMPOP/BZMPOP (numkeys keys), XREAD(GROUP)
 //                                           (after STREAMS), GEORADIUS(BYMEMBER) (key, STORE/
 //                                           STOREDIST dest), MIGRATE (not replicated: unknown)
+//   MOVE, COPY (a key of another          unknown: a barrier
+//   database)
 //   everything else: no key spec, movable   unknown: a barrier (FLUSHDB, FLUSHALL, SWAPDB,
 //   keys without a rule, EVAL/EVALSHA/      FUNCTION, SCRIPT, MULTI/EXEC themselves, commands the
 //   FCALL (keys given but the script may    table does not know)

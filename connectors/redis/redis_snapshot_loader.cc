@@ -1,11 +1,14 @@
 #include "connectors/redis/redis_snapshot_loader.h"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <system_error>
 #include <utility>
 
+#include "connectors/redis/redis_change_applier.h"
 #include "connectors/redis/redis_connection.h"
 #include "connectors/redis/redis_errors.h"
 
@@ -377,6 +380,12 @@ Status RedisSnapshotLoader::EnsureDatabase(int database) {
 Status RedisSnapshotLoader::OnAux(std::string_view name, std::string_view value) {
   if (name == "redis-ver") {
     source_redis_version_ = std::string(value.substr(0, 64));
+  } else if (name == "repl-stream-db") {
+    int database = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), database);
+    if (error == std::errc() && end == value.data() + value.size() && database >= 0) {
+      stream_database_ = database;
+    }
   }
   return Status::Ok();
 }
@@ -385,6 +394,9 @@ Status RedisSnapshotLoader::OnSelectDatabase(int database) { return EnsureDataba
 
 Status RedisSnapshotLoader::OnValue(const RdbKeyHeader& header, std::string_view payload) {
   TANDEM_RETURN_IF_ERROR(CheckStop());
+  if (IsTandemBookkeepingKey(header.database, header.key)) {
+    return Status::Ok();  // another tandem sync's state on the source (a chain A -> B -> C)
+  }
   if (header.expire_at_ms.has_value() && *header.expire_at_ms <= NowUnixMs()) {
     ++summary_.expired_skipped;
     return Status::Ok();
@@ -444,6 +456,9 @@ Status RedisSnapshotLoader::SendExpiry(const RdbKeyHeader& header) {
 }
 
 Status RedisSnapshotLoader::OnValuePiece(const RdbKeyHeader& header, const RdbValuePiece& piece) {
+  if (IsTandemBookkeepingKey(header.database, header.key)) {
+    return Status::Ok();
+  }
   TANDEM_RETURN_IF_ERROR(CheckStop());
   if (piece.first) {
     // Decided once per key, so a key is never left half-written because it expired meanwhile.

@@ -17,6 +17,9 @@
 //                          last: PEXPIREAT key <ms> when it expires
 //   function library       FUNCTION LOAD REPLACE <code>
 //   key already expired    skipped and counted (a replica would drop it too)
+//   tandem's bookkeeping   skipped: _tandem:checkpoint:/lock:/loading:/applied: keys of database 0
+//                          (IsTandemBookkeepingKey), another sync's state when the source is itself
+//                          a tandem target; heartbeat keys are data and are loaded
 //
 // Replies are awaited in batches: when max_in_flight_commands or max_in_flight_bytes is reached,
 // the loader reads replies down to half of each, so the next half goes out as one write. A SELECT
@@ -91,6 +94,10 @@ class RedisSnapshotLoader final : public RdbVisitor {
   engine::Status OnEnd() override;
 
   const SnapshotLoadSummary& summary() const { return summary_; }
+  // The database the source's command stream is in right after the snapshot: the RDB's
+  // repl-stream-db AUX field (written by a replica source, whose stream does not start with a
+  // SELECT as a primary's does), else 0.
+  int stream_database() const { return stream_database_; }
 
  private:
   // What a command in flight does, for its error message.
@@ -130,7 +137,8 @@ class RedisSnapshotLoader final : public RdbVisitor {
   Connection& target_;
   SnapshotLoaderOptions options_;
   SnapshotLoadSummary summary_;
-  int database_ = -1;  // the target's selected database; -1 unknown
+  int database_ = -1;
+  int stream_database_ = 0;  // the target's selected database; -1 unknown
   // Commands sent whose replies are outstanding, oldest first (in step with the connection's).
   std::deque<InFlight> in_flight_;
   size_t in_flight_bytes_ = 0;

@@ -140,6 +140,80 @@ TEST(RedisSyncCli, FullSyncOfEveryEncodingThenLiveLoadThroughARestartIsConsisten
   EXPECT_GT(compared, 0);
 }
 
+// tandem attached to a replica: the replica forwards its primary's stream as is, without the
+// SELECT a primary sends after a full resync; the database the stream is in comes from the RDB's
+// repl-stream-db field. A second run of a stream is refused while the first holds it.
+TEST(RedisSyncCli, ReplicaSourceKeepsTheStreamsDatabaseAndOneRunHoldsTheStream) {
+  RedisSyncServers servers = StartRedisSyncServers();
+  std::unique_ptr<RedisServer> replica = RedisServer::Start(servers.dir->path());
+  replica->StartReplicaOf(*servers.source);
+  RedisClient writer = servers.source->Connect(3);
+  writer.Command({"SET", "before", "1"});
+  replica->WaitForReplicaCatchUp(*servers.source);
+
+  const std::string log_path = servers.dir->path() + "/sync.log";
+  const std::vector<std::string> args = {"--source", RedisAllDatabases(*replica), "--target",
+                                         RedisAllDatabases(*servers.target)};
+  {
+    SyncProcess sync(args, log_path);
+    ASSERT_TRUE(PollFor(seconds(60), [&] {
+      return sync.Log().find("streaming changes") != std::string::npos || !sync.Running();
+    })) << sync.Log();
+    // The primary sends no SELECT: its replica's stream is still in database 3.
+    writer.Command({"SET", "after", "2"});
+    writer.Command({"INCR", "after-counter"});
+    std::vector<std::string> second = {"sync"};
+    second.insert(second.end(), args.begin(), args.end());
+    second.insert(second.end(), {"--until-caught-up"});
+    ExpectOneLineExitTwo(RunTandem(second, {}, seconds(60)), "another tandem sync");
+    EXPECT_EQ(sync.StopWith(SIGTERM, seconds(30)), 0) << sync.Log();
+  }
+  std::vector<std::string> final_args = {"sync"};
+  final_args.insert(final_args.end(), args.begin(), args.end());
+  final_args.insert(final_args.end(), {"--until-caught-up"});
+  CommandOutcome caught_up = RunTandem(final_args, {}, seconds(120));
+  ASSERT_EQ(caught_up.exit_code, 0) << caught_up.out << caught_up.err;
+  EXPECT_EQ(servers.target->Command({"GET", "after"}, 3), "2");
+  EXPECT_EQ(servers.target->Command({"GET", "after-counter"}, 3), "1");
+  EXPECT_EQ(servers.target->Command({"EXISTS", "after"}, 0), "0");
+  CommandOutcome verified =
+      RunTandem({"verify", "--source", RedisAllDatabases(*replica), "--target",
+                 RedisAllDatabases(*servers.target), "--format", "json"},
+                {}, seconds(120));
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
+// A chain A -> B -> C with the same stream name: B's own sync state, which B's snapshot and
+// stream carry, never reaches C.
+TEST(RedisSyncCli, ChainedSyncsKeepTheirOwnState) {
+  RedisSyncServers servers = StartRedisSyncServers();
+  std::unique_ptr<RedisServer> third = RedisServer::Start(servers.dir->path());
+  servers.source->Command({"SET", "k", "v"}, 1);
+  servers.source->Command({"RPUSH", "l", "a", "b"}, 0);
+  for (const auto& [from, to] : {std::pair{servers.source.get(), servers.target.get()},
+                                 std::pair{servers.target.get(), third.get()}}) {
+    CommandOutcome outcome = RunTandem({"sync", "--source", RedisAllDatabases(*from), "--target",
+                                        RedisAllDatabases(*to), "--until-caught-up"},
+                                       {}, seconds(120));
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
+  }
+  // Again, now streaming: B's checkpoint writes arrive in its stream to C and are skipped.
+  servers.source->Command({"SET", "k", "v2"}, 1);
+  for (const auto& [from, to] : {std::pair{servers.source.get(), servers.target.get()},
+                                 std::pair{servers.target.get(), third.get()}}) {
+    CommandOutcome outcome = RunTandem({"sync", "--source", RedisAllDatabases(*from), "--target",
+                                        RedisAllDatabases(*to), "--until-caught-up"},
+                                       {}, seconds(120));
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
+  }
+  EXPECT_EQ(third->Command({"GET", "k"}, 1), "v2");
+  EXPECT_EQ(third->Command({"LRANGE", "l", "0", "-1"}, 0), "a\nb");
+  CommandOutcome verified = RunTandem({"verify", "--source", RedisAllDatabases(*servers.source),
+                                       "--target", RedisAllDatabases(*third), "--format", "json"},
+                                      {}, seconds(120));
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
 TEST(RedisSyncCliInput, RefusalsAreOneLineExitTwoAndWriteNothing) {
   RedisSyncServers servers = StartRedisSyncServers();
   servers.source->Command({"SET", "k", "v"});

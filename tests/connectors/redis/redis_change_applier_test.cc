@@ -135,6 +135,45 @@ TEST_F(RedisChangeApplierTest, CommandsAcrossDatabasesCommitWithTheirCheckpoint)
   ExpectSameCheckpoint(MustReadCheckpoint("redis-sync/0"), second);
 }
 
+// One INCR of `key` as source transaction `sequence` whose first command ends at `offset`.
+ChangeEvent Increment(const std::string& key, uint64_t sequence, int64_t offset) {
+  ChangeEvent event = Command(0, {"INCR", key}, {key});
+  event.transaction_sequence = sequence;
+  event.position = ReplicationOffset{kReplicationId, offset, 0};
+  return event;
+}
+
+TEST_F(RedisChangeApplierTest, ReplayedTransactionsCommittedBeyondTheWatermarkApplyOnce) {
+  auto config = engine::ParseConnectionUri(server_->Uri(0), "--target", "");
+  ASSERT_TRUE(config.ok());
+  // Worker 1 commits transactions 2 and 3 while the watermark (worker 0 still busy with
+  // transaction 1) is at offset 100.
+  auto first = RedisChangeApplier::Open(*config, "s");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE((*first)->Begin().ok());
+  std::vector<ChangeEvent> ahead = {Increment("b", 2, 120), Increment("c", 3, 130)};
+  ASSERT_TRUE((*first)->Apply(ahead).ok());
+  ASSERT_TRUE((*first)->Commit(At("s/1", 100)).ok());
+  EXPECT_EQ(server_->Command({"ZRANGE", "_tandem:applied:s", "0", "-1"}, 0), "120\n130");
+
+  // A restart replays everything after the watermark: 1, 2 (split over two Apply calls), 3, 4.
+  auto second = RedisChangeApplier::Open(*config, "s");
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE((*second)->Begin().ok());
+  std::vector<ChangeEvent> replay = {Increment("a", 1, 110), Increment("b", 2, 120)};
+  ChangeEvent second_half = Increment("b", 2, 125);
+  std::vector<ChangeEvent> rest = {second_half, Increment("c", 3, 130), Increment("d", 4, 140)};
+  ASSERT_TRUE((*second)->Apply(replay).ok());
+  ASSERT_TRUE((*second)->Apply(rest).ok());
+  ASSERT_TRUE((*second)->Commit(At("s/0", 140)).ok());
+  for (const char* key : {"a", "b", "c", "d"}) {
+    EXPECT_EQ(server_->Command({"GET", key}, 0), "1") << key << " applied more than once";
+  }
+  EXPECT_EQ((*second)->skipped_transactions(), 2);
+  // Everything is at or below the new watermark: the record is trimmed.
+  EXPECT_EQ(server_->Command({"ZCARD", "_tandem:applied:s"}, 0), "0");
+}
+
 TEST_F(RedisChangeApplierTest, EmptyTransactionRecordsTheCheckpoint) {
   // A heartbeat commit: no commands, only the checkpoint.
   Checkpoint checkpoint = At("redis-sync/0", 42);

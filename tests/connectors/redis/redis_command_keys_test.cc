@@ -138,6 +138,9 @@ TEST(CommandKeyTable, BarriersAndUnknownCommandsHaveNoKeys) {
   EXPECT_EQ(table.Keys({"EVAL", "return 1", "1", "k"}), std::nullopt);
   EXPECT_EQ(table.Keys({"MIGRATE", "host", "6379", "k", "0", "1000"}), std::nullopt);
   EXPECT_EQ(table.Keys({"SELECT", "2"}), std::nullopt);
+  // A key of another database: the writeset could not order it against that database's writes.
+  EXPECT_EQ(table.Keys({"MOVE", "k", "3"}), std::nullopt);
+  EXPECT_EQ(table.Keys({"COPY", "a", "b", "DB", "3"}), std::nullopt);
   EXPECT_EQ(table.Keys({"NOSUCHCOMMAND", "k"}), std::nullopt);
   EXPECT_EQ(table.Keys({}), std::nullopt);
 }
