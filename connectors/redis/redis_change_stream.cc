@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/redis/redis_command.h"
+
 namespace tandem::connectors::redis {
 namespace {
 
@@ -14,22 +16,6 @@ using engine::ChangeEvent;
 using engine::ChangeKind;
 using engine::Result;
 using engine::Status;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != lower[i]) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tandem::connectors::redis {
@@ -21,5 +22,9 @@ void AppendEncodedCommand(const Argv& argv, std::string* out);
 // The name of `argv` for messages, upper-case, with the subcommand for container commands
 // ("CONFIG GET", "CLIENT SETNAME", "ACL DRYRUN", "GET"). Never includes keys, values or a password.
 std::string CommandName(const Argv& argv);
+
+// Whether `argument` is `lower` (an ASCII lower-case name such as "multi") in any letter case:
+// how command names in a stream compare.
+bool EqualsIgnoreCase(std::string_view argument, std::string_view lower);
 
 }  // namespace tandem::connectors::redis

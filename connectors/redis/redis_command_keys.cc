@@ -3,6 +3,7 @@
 #include <charconv>
 #include <utility>
 
+#include "connectors/redis/redis_command.h"
 #include "connectors/redis/redis_connection.h"
 
 namespace tandem::connectors::redis {
@@ -32,22 +33,6 @@ std::string Lower(std::string_view text) {
     }
   }
   return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != lower[i]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // A non-negative count argument ("numkeys"); nullopt when it is not one.

@@ -50,22 +50,6 @@ constexpr int64_t kMaxBulkBytes = int64_t{1} << 40;
 // A header line ("*<n>" or "$<len>") longer than this without its "\r\n" is not RESP.
 constexpr size_t kMaxHeaderLine = 24;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != lower[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool ParseInt64(std::string_view text, int64_t* value) {
   if (text.empty()) {
     return false;
