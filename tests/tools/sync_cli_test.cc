@@ -652,9 +652,9 @@ TEST(SyncCli, NonMySqlUrisAndBadFlagsAreOneLineExitTwo) {
   const std::vector<std::string> env = PasswordEnvironment();
   ExpectRefused(
       RunTandem({"sync", "--source", "postgres://tandem@127.0.0.1:1/x", "--target", mysql}, env),
-      {"source is postgres", "two mysql:// or two postgres:// URIs"}, nullptr);
+      {"source is postgres", "two mysql://, two postgres:// or two redis:// URIs"}, nullptr);
   ExpectRefused(RunTandem({"sync", "--source", mysql, "--target", "redis://127.0.0.1:1/0"}, env),
-                {"target redis", "two mysql:// or two postgres:// URIs"}, nullptr);
+                {"target redis", "two mysql://, two postgres:// or two redis:// URIs"}, nullptr);
   ExpectRefused(RunTandem({"sync", "--source", mysql, "--target", mysql, "--threads", "0"}, env),
                 {"--threads must be between 1 and"}, nullptr);
   ExpectRefused(RunTandem({"sync", "--source", mysql, "--target", mysql, "--duration", "-1"}, env),
