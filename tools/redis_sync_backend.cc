@@ -486,8 +486,8 @@ class RedisSyncBackend : public SyncBackend {
     engine::Checkpoint checkpoint;
     checkpoint.stream = settings_.stream;
     checkpoint.position = start;
-    TANDEM_ASSIGN_OR_RETURN(rd::Reply selected, target->Command({"SELECT", "0"}));
-    (void)selected;
+    // The loader left the connection in the snapshot's last database.
+    TANDEM_RETURN_IF_ERROR(target->Command({"SELECT", "0"}).status());
     TANDEM_RETURN_IF_ERROR(RunTransaction(*target,
                                           {rd::CheckpointWriteCommand(checkpoint),
                                            {"DEL", LoadingKey(settings_.stream)}},

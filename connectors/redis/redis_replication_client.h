@@ -18,10 +18,11 @@
 //      its exact byte length on the wire (PING, SELECT and REPLCONF GETACK included, as Redis
 //      counts them); REPLCONF GETACK * is answered with REPLCONF ACK <acknowledged offset>.
 //
-// Offsets: Redis's replication offset names the byte of the stream after the last one processed.
-// PSYNC asks for `offset + 1`, the first byte not yet processed, and the primary answers
-// +CONTINUE when its backlog holds it. The client counts the offset of every byte it hands out;
-// CommandOffset::offset_after is the offset once that command is processed.
+// Offsets: Redis's replication offset counts the stream's bytes processed so far (numbering them
+// from 1, it is the number of the last one). PSYNC asks for `offset + 1`, the first byte not yet
+// processed, and the primary answers +CONTINUE when its backlog holds it. The client counts every
+// byte it hands out; ReplicatedCommand::offset_after is the offset once that command is
+// processed.
 //
 // Thread safety: owned by one thread (the stream's reader). Private members are the
 // implementation's to change.

@@ -94,130 +94,6 @@ void FormatScore(double score, std::string* out) {
   out->assign(buffer, static_cast<size_t>(length));
 }
 
-// LZF decompression (liblzf's format, as Redis writes compressed RDB strings): control byte
-// < 32 = that many + 1 literal bytes follow; else a back reference of length (ctrl >> 5) + 2
-// (7 = one more length byte follows) at distance ((ctrl & 31) << 8) + next byte + 1.
-bool LzfDecompress(std::string_view in, size_t raw_length, std::string* out) {
-  out->clear();
-  out->reserve(raw_length);
-  size_t i = 0;
-  while (i < in.size()) {
-    auto control = static_cast<unsigned char>(in[i++]);
-    if (control < 32) {
-      size_t run = size_t{control} + 1;
-      if (in.size() - i < run || out->size() + run > raw_length) {
-        return false;
-      }
-      out->append(in.data() + i, run);
-      i += run;
-      continue;
-    }
-    size_t length = control >> 5;
-    if (length == 7) {
-      if (i >= in.size()) {
-        return false;
-      }
-      length += static_cast<unsigned char>(in[i++]);
-    }
-    if (i >= in.size()) {
-      return false;
-    }
-    size_t distance = ((size_t{control} & 0x1f) << 8) + static_cast<unsigned char>(in[i++]) + 1;
-    length += 2;
-    if (distance > out->size() || out->size() + length > raw_length) {
-      return false;
-    }
-    size_t from = out->size() - distance;
-    for (size_t k = 0; k < length; ++k) {  // byte by byte: the reference may overlap the output
-      out->push_back((*out)[from + k]);
-    }
-  }
-  return out->size() == raw_length;
-}
-
-// Reads an RDB length at `*at` of `data`: *special is set for an 11xxxxxx encoding byte.
-bool ReadRdbLength(std::string_view data, size_t* at, uint64_t* length, bool* special) {
-  if (*at >= data.size()) {
-    return false;
-  }
-  auto first = static_cast<unsigned char>(data[(*at)++]);
-  *special = false;
-  switch (first >> 6) {
-    case 0:
-      *length = first & 0x3f;
-      return true;
-    case 1:
-      if (*at >= data.size()) {
-        return false;
-      }
-      *length = ((uint64_t{first} & 0x3f) << 8) | static_cast<unsigned char>(data[(*at)++]);
-      return true;
-    case 2: {
-      size_t bytes = first == 0x80 ? 4 : first == 0x81 ? 8 : 0;
-      if (bytes == 0 || data.size() - *at < bytes) {
-        return false;
-      }
-      *length = 0;
-      for (size_t k = 0; k < bytes; ++k) {
-        *length = (*length << 8) | static_cast<unsigned char>(data[(*at)++]);
-      }
-      return true;
-    }
-    default:
-      *special = true;
-      *length = first & 0x3f;
-      return true;
-  }
-}
-
-// The value of a string's DUMP payload (type 0: an RDB string, possibly an integer or LZF
-// encoding, then version and CRC). False when it does not decode.
-bool DecodeStringPayload(std::string_view payload, std::string* value) {
-  if (payload.size() < 11 || payload[0] != 0) {
-    return false;
-  }
-  std::string_view data = payload.substr(1, payload.size() - 11);
-  size_t at = 0;
-  uint64_t length = 0;
-  bool special = false;
-  if (!ReadRdbLength(data, &at, &length, &special)) {
-    return false;
-  }
-  if (!special) {
-    if (data.size() - at != length) {
-      return false;
-    }
-    value->assign(data.substr(at));
-    return true;
-  }
-  if (length <= 2) {  // INT8, INT16, INT32, little-endian, signed
-    size_t bytes = size_t{1} << length;
-    if (data.size() - at != bytes) {
-      return false;
-    }
-    uint32_t raw = 0;
-    for (size_t k = 0; k < bytes; ++k) {
-      raw |= uint32_t{static_cast<unsigned char>(data[at + k])} << (8 * k);
-    }
-    int64_t number = bytes == 1   ? static_cast<int8_t>(raw)
-                     : bytes == 2 ? static_cast<int16_t>(raw)
-                                  : static_cast<int32_t>(raw);
-    *value = std::to_string(number);
-    return true;
-  }
-  if (length != 3) {
-    return false;
-  }
-  uint64_t compressed = 0;
-  uint64_t raw_length = 0;
-  if (!ReadRdbLength(data, &at, &compressed, &special) || special ||
-      !ReadRdbLength(data, &at, &raw_length, &special) || special ||
-      data.size() - at != compressed) {
-    return false;
-  }
-  return LzfDecompress(data.substr(at), raw_length, value);
-}
-
 }  // namespace
 
 std::optional<int> RdbVersionOfRedis(std::string_view redis_version) {
@@ -433,11 +309,13 @@ Status RedisSnapshotLoader::OnValue(const RdbKeyHeader& header, std::string_view
   argv_.resize(3);
   argv_[0].assign("SET");
   argv_[1].assign(header.key);
-  if (!DecodeStringPayload(payload, &argv_[2])) {
+  engine::Result<std::string> value = DecodeStringPayload(payload);
+  if (!value.ok()) {
     return engine::Corruption("the string value of key '" + PrintableKey(header.key) +
                               "' (database " + std::to_string(header.database) +
-                              ") in the snapshot does not decode");
+                              ") in the snapshot does not decode: " + value.status().message());
   }
+  argv_[2] = std::move(*value);
   ++summary_.keys;
   size_t bytes = argv_[2].size();
   TANDEM_RETURN_IF_ERROR(Send(argv_, What::kSet, header.key, bytes));

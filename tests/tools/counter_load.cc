@@ -1,5 +1,7 @@
 #include "tests/tools/counter_load.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <exception>
 #include <random>
@@ -80,6 +82,23 @@ void CounterLoad::Run() {
   } catch (const std::exception& e) {
     error_ = e.what();
   }
+}
+
+int CountersDifferingFromTally(const std::vector<int64_t>& source,
+                               const std::vector<int64_t>& target,
+                               const std::vector<int64_t>& tally) {
+  int differing = 0;
+  for (size_t id = 1; id < tally.size(); ++id) {
+    const int64_t on_source = id < source.size() ? source[id] : 0;
+    const int64_t on_target = id < target.size() ? target[id] : 0;
+    if (on_source != tally[id] || on_target != tally[id]) {
+      if (++differing <= 10) {
+        ADD_FAILURE() << "counter " << id << ": load committed " << tally[id] << ", source has "
+                      << on_source << ", target has " << on_target;
+      }
+    }
+  }
+  return differing;
 }
 
 }  // namespace tandem::testing

@@ -58,4 +58,11 @@ class CounterLoad {
   std::thread thread_;
 };
 
+// The counters (ids 1 .. tally.size() - 1) on which `source` or `target` differ from what a load
+// committed (`tally`, index = id), each of the first ten also added as a test failure naming the
+// three values. 0 = nothing lost or applied twice.
+int CountersDifferingFromTally(const std::vector<int64_t>& source,
+                               const std::vector<int64_t>& target,
+                               const std::vector<int64_t>& tally);
+
 }  // namespace tandem::testing

@@ -185,16 +185,7 @@ TEST(PostgresSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyO
   const std::vector<int64_t> source = ReadCounters(*servers.source);
   const std::vector<int64_t> target = ReadCounters(*servers.target);
   const std::vector<int64_t>& tally = load.tally();
-  int differing = 0;
-  for (int id = 1; id <= kCounters; ++id) {
-    if (source[id] != tally[id] || target[id] != tally[id]) {
-      if (++differing <= 10) {
-        ADD_FAILURE() << "counter " << id << ": load committed " << tally[id] << ", source has "
-                      << source[id] << ", target has " << target[id];
-      }
-    }
-  }
-  EXPECT_EQ(differing, 0);
+  EXPECT_EQ(CountersDifferingFromTally(source, target, tally), 0);
   EXPECT_EQ(servers.source->QueryScalar("SELECT count(*) FROM k.big"),
             servers.target->QueryScalar("SELECT count(*) FROM k.big"));
 

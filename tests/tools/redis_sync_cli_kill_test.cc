@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/harness/redis_client.h"
+#include "tests/tools/counter_load.h"
 #include "tests/tools/redis_sync_support.h"
 #include "tests/tools/run_tandem.h"
 #include "tests/tools/sync_cli_support.h"
@@ -170,16 +171,7 @@ TEST(RedisSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce
   const std::vector<int64_t> source = ReadRedisCounters(*servers.source, kCounters);
   const std::vector<int64_t> target = ReadRedisCounters(*servers.target, kCounters);
   const std::vector<int64_t>& tally = counters.tally();
-  int differing = 0;
-  for (int id = 1; id <= kCounters; ++id) {
-    if (source[id] != tally[id] || target[id] != tally[id]) {
-      if (++differing <= 10) {
-        ADD_FAILURE() << "counter " << id << ": load committed " << tally[id] << ", source has "
-                      << source[id] << ", target has " << target[id];
-      }
-    }
-  }
-  EXPECT_EQ(differing, 0);
+  EXPECT_EQ(CountersDifferingFromTally(source, target, tally), 0);
 
   CommandOutcome verified =
       RunTandem({"verify", "--source", RedisAllDatabases(*servers.source), "--target",

@@ -175,6 +175,8 @@ class ParseRun {
       : options_(options), source_(source), visitor_(visitor) {}
 
   Result<RdbSummary> Run();
+  // One RDB string in any encoding from the source, decoded into *out (DecodeStringPayload).
+  Status ReadOneString(std::string* out) { return ReadString(out); }
 
  private:
   // ---- Reading (every byte: CRC, offset, and the capture while capturing_) ----
@@ -951,6 +953,37 @@ std::string_view RdbValueKindName(RdbValueKind kind) {
 engine::Result<RdbSummary> RdbParser::Parse(RdbByteSource& source, RdbVisitor& visitor) {
   ParseRun run(options_, source, visitor);
   return run.Run();
+}
+
+namespace {
+// Receives nothing: DecodeStringPayload reads one string, no snapshot.
+class NoVisitor final : public RdbVisitor {
+ public:
+  Status OnAux(std::string_view, std::string_view) override { return Status::Ok(); }
+  Status OnSelectDatabase(int) override { return Status::Ok(); }
+  Status OnValue(const RdbKeyHeader&, std::string_view) override { return Status::Ok(); }
+  Status OnValuePiece(const RdbKeyHeader&, const RdbValuePiece&) override { return Status::Ok(); }
+  Status OnFunctionLibrary(std::string_view) override { return Status::Ok(); }
+  Status OnEnd() override { return Status::Ok(); }
+};
+}  // namespace
+
+engine::Result<std::string> DecodeStringPayload(std::string_view payload) {
+  // Type byte 0, the string, 2 bytes of RDB version, 8 of CRC.
+  constexpr size_t kTrailer = 10;
+  if (payload.size() < 1 + kTrailer + 1 || payload[0] != 0) {
+    return engine::Corruption("not the payload of a string value");
+  }
+  RdbBufferSource source(payload.substr(1, payload.size() - 1 - kTrailer));
+  NoVisitor visitor;
+  ParseRun run(RdbParserOptions{}, source, visitor);
+  std::string value;
+  TANDEM_RETURN_IF_ERROR(run.ReadOneString(&value));
+  if (source.remaining() != 0) {
+    return engine::Corruption("the string payload has " + std::to_string(source.remaining()) +
+                              " bytes after its value");
+  }
+  return value;
 }
 
 }  // namespace tandem::connectors::redis

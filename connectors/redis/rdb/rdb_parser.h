@@ -138,6 +138,11 @@ struct RdbSummary {
   bool checksum_checked = false;  // false when the primary sent a zero checksum
 };
 
+// The value of a string's DUMP/RESTORE payload (type byte 0, an RDB string in any encoding: raw,
+// integer or LZF; then the 2-byte version and 8-byte CRC, which are not checked here), decoded as
+// Parse() decodes strings. Errors: kCorruption.
+engine::Result<std::string> DecodeStringPayload(std::string_view payload);
+
 class RdbParser {
  public:
   explicit RdbParser(RdbParserOptions options = {}) : options_(options) {}

@@ -7,11 +7,15 @@
 // on Redis 7.0 (enable-debug-command), and is skipped when DEBUG is refused.
 #include "tests/connectors/redis/redis_every_encoding.h"
 
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "tests/harness/files.h"
+#include "tests/harness/subprocess.h"
 
 namespace tandem::testing {
 namespace {
@@ -302,6 +306,24 @@ EveryEncodingData PopulateEveryEncoding(const RedisServer& server,
   EveryEncodingData data;
   Writer(server, options, &data).Run();
   return data;
+}
+
+std::string FetchRdb(const RedisServer& server, const std::string& name) {
+  const std::string path = server.dir() + "/" + name + ".rdb";
+  SpawnOptions spawn;
+  spawn.argv = {"redis-cli",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                std::to_string(server.port()),
+                "-a",
+                server.password(),
+                "--no-auth-warning",
+                "--rdb",
+                path};
+  spawn.log_path = path + ".log";
+  RunCommand(spawn, std::chrono::minutes(5));
+  return ReadFile(path);
 }
 
 }  // namespace tandem::testing

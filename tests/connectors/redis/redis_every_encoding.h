@@ -47,4 +47,8 @@ struct EveryEncodingData {
 EveryEncodingData PopulateEveryEncoding(const RedisServer& server,
                                         const EveryEncodingOptions& options = {});
 
+// The server's snapshot as a replica receives it (`redis-cli --rdb`, which sends SYNC), saved as
+// <server dir>/<name>.rdb and returned. Throws std::runtime_error when redis-cli fails.
+std::string FetchRdb(const RedisServer& server, const std::string& name = "snapshot");
+
 }  // namespace tandem::testing

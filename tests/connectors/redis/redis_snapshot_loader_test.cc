@@ -37,6 +37,7 @@ namespace tandem::connectors::redis {
 namespace {
 
 using engine::StatusCode;
+using tandem::testing::FetchRdb;
 using tandem::testing::RedisClient;
 using tandem::testing::RedisOptions;
 using tandem::testing::RedisServer;
@@ -560,25 +561,6 @@ TEST_F(RedisSnapshotLoaderTest, ManySmallKeysWithFewInFlightAndTheLoadRate) {
     std::cout << "loaded " << count << " small RESTOREs with " << in_flight << " in flight in "
               << seconds << " s: " << static_cast<int64_t>(count / seconds) << " keys/s\n";
   }
-}
-
-// The server's snapshot as a replica receives it (redis-cli --rdb sends SYNC).
-std::string FetchRdb(const RedisServer& server) {
-  const std::string path = server.dir() + "/snapshot.rdb";
-  tandem::testing::SpawnOptions spawn;
-  spawn.argv = {"redis-cli",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                std::to_string(server.port()),
-                "-a",
-                server.password(),
-                "--no-auth-warning",
-                "--rdb",
-                path};
-  spawn.log_path = path + ".log";
-  tandem::testing::RunCommand(spawn, std::chrono::minutes(5));
-  return tandem::testing::ReadFile(path);
 }
 
 // Forwards to the loader, leaving out stream keys (which command mode cannot write).

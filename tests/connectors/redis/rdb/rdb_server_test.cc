@@ -122,25 +122,6 @@ class RdbServerTest : public ::testing::Test {
     return RedisServer::Start(dir_->path(), options);
   }
 
-  // The server's snapshot as a replica receives it (redis-cli --rdb sends SYNC).
-  static std::string FetchRdb(const RedisServer& server, const std::string& name) {
-    const std::string path = server.dir() + "/" + name + ".rdb";
-    tandem::testing::SpawnOptions spawn;
-    spawn.argv = {"redis-cli",
-                  "-h",
-                  "127.0.0.1",
-                  "-p",
-                  std::to_string(server.port()),
-                  "-a",
-                  server.password(),
-                  "--no-auth-warning",
-                  "--rdb",
-                  path};
-    spawn.log_path = path + ".log";
-    tandem::testing::RunCommand(spawn, std::chrono::minutes(5));
-    return tandem::testing::ReadFile(path);
-  }
-
   static engine::Result<RdbSummary> Parse(const std::string& rdb, CollectingVisitor& visitor,
                                           size_t max_value_bytes = size_t{32} << 20,
                                           size_t piece_elements = 1000) {
@@ -272,7 +253,7 @@ TEST_F(RdbServerTest, EveryEncodingPayloadsEqualDumpAndPiecesEqualTheServer) {
   auto server = StartServer();
   const EveryEncodingData data = PopulateEveryEncoding(*server, {.databases = 3});
   ASSERT_GT(data.keys_with_ttl, 0);
-  const std::string rdb = FetchRdb(*server, "every-encoding");
+  const std::string rdb = tandem::testing::FetchRdb(*server, "every-encoding");
 
   CollectingVisitor whole;
   auto summary = Parse(rdb, whole);
@@ -307,7 +288,7 @@ TEST_F(RdbServerTest, EveryEncodingPayloadsEqualDumpAndPiecesEqualTheServer) {
 TEST_F(RdbServerTest, LargeKeysArriveInSeveralPieces) {
   auto server = StartServer();
   const EveryEncodingData data = PopulateEveryEncoding(*server, {.databases = 3, .large = true});
-  const std::string rdb = FetchRdb(*server, "large");
+  const std::string rdb = tandem::testing::FetchRdb(*server, "large");
 
   CollectingVisitor whole;
   const double cpu_start = CpuSeconds();
@@ -336,7 +317,7 @@ TEST_F(RdbServerTest, LargeKeysArriveInSeveralPieces) {
 TEST_F(RdbServerTest, ChangedByteInARealRdbIsAChecksumMismatch) {
   auto server = StartServer();
   PopulateEveryEncoding(*server, {.databases = 1});
-  std::string rdb = FetchRdb(*server, "corrupt");
+  std::string rdb = tandem::testing::FetchRdb(*server, "corrupt");
   const size_t at = rdb.find("short value");
   ASSERT_NE(at, std::string::npos);
   rdb[at] = 'S';
@@ -350,7 +331,7 @@ TEST_F(RdbServerTest, ChangedByteInARealRdbIsAChecksumMismatch) {
 TEST_F(RdbServerTest, MillionSmallKeysParseThroughput) {
   auto server = StartServer();
   server->Command({"DEBUG", "POPULATE", "1000000", "key", "16"});
-  const std::string rdb = FetchRdb(*server, "million");
+  const std::string rdb = tandem::testing::FetchRdb(*server, "million");
 
   class CountingVisitor : public RdbVisitor {
    public:
