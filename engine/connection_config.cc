@@ -128,29 +128,46 @@ std::string ConnectionConfig::Endpoint() const {
 
 int ConnectionConfig::RedisDatabase() const { return database.empty() ? 0 : std::stoi(database); }
 
-std::string ConnectionConfig::Redacted() const {
-  std::string out(EngineKindName(engine));
+namespace {
+
+// The URI without the password. `complete`: every option, percent-encoded, so that it parses
+// back to the same configuration; otherwise only what differs from the defaults, for reading.
+std::string FormatUri(const ConnectionConfig& config, bool complete) {
+  std::string out(EngineKindName(config.engine));
   out += "://";
-  if (!user.empty()) {
-    out += PercentEncode(user) + "@";
+  if (!config.user.empty()) {
+    out += PercentEncode(config.user) + "@";
   }
-  out += Endpoint();
-  if (!database.empty()) {
-    out += "/" + PercentEncode(database);
+  out += config.Endpoint();
+  if (!config.database.empty()) {
+    out += "/" + PercentEncode(config.database);
   }
+  auto file = [complete](const std::string& path) { return complete ? PercentEncode(path) : path; };
   std::vector<std::string> options;
   const TlsMode engine_default =
-      engine == EngineKind::kRedis ? TlsMode::kDisable : TlsMode::kPrefer;
-  if (tls.mode != engine_default) {
-    options.push_back("tls=" + std::string(TlsModeQueryValue(tls.mode)));
+      config.engine == EngineKind::kRedis ? TlsMode::kDisable : TlsMode::kPrefer;
+  if (complete || config.tls.mode != engine_default) {
+    options.push_back("tls=" + std::string(TlsModeQueryValue(config.tls.mode)));
   }
-  if (!tls.ca_file.empty()) options.push_back("tls-ca=" + tls.ca_file);
-  if (!tls.cert_file.empty()) options.push_back("tls-cert=" + tls.cert_file);
-  if (!tls.key_file.empty()) options.push_back("tls-key=" + tls.key_file);
+  if (!config.tls.ca_file.empty()) options.push_back("tls-ca=" + file(config.tls.ca_file));
+  if (!config.tls.cert_file.empty()) options.push_back("tls-cert=" + file(config.tls.cert_file));
+  if (!config.tls.key_file.empty()) options.push_back("tls-key=" + file(config.tls.key_file));
+  if (complete) {
+    options.push_back("connect_timeout=" + std::to_string(config.connect_timeout.count()));
+    options.push_back("read_timeout=" + std::to_string(config.read_timeout.count()));
+  }
   for (size_t i = 0; i < options.size(); ++i) {
     out += (i == 0 ? "?" : "&") + options[i];
   }
   return out;
+}
+
+}  // namespace
+
+std::string ConnectionConfig::Redacted() const { return FormatUri(*this, /*complete=*/false); }
+
+std::string ConnectionConfig::UriWithoutPassword() const {
+  return FormatUri(*this, /*complete=*/true);
 }
 
 Result<ConnectionConfig> ParseConnectionUri(std::string_view uri, std::string_view what,

@@ -70,6 +70,10 @@ struct ConnectionConfig {
 
   // The URI without the password: "mysql://tandem@127.0.0.1:3306/shop?ssl-mode=REQUIRED".
   std::string Redacted() const;
+  // The URI without the password but with every option (TLS files, timeouts), percent-encoded,
+  // so that ParseConnectionUri reads it back as this configuration minus the password: what a
+  // child process gets on its command line while the password goes through its environment.
+  std::string UriWithoutPassword() const;
   // "host:port".
   std::string Endpoint() const;
   // Redis logical database number. REQUIRES: engine == kRedis.

@@ -12,9 +12,9 @@ packages=(
   # libraries
   libboost-program-options-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   default-libmysqlclient-dev libpq-dev libhiredis-dev libxxhash-dev libssl-dev
-  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   # real servers for tests and the demo
-  mariadb-server mariadb-client postgresql-15 postgresql-client-15 redis-server redis-tools
+  mariadb-server mariadb-client postgresql-15 postgresql-client-15 redis-server redis-tools haproxy
   # tooling used by tests and benchmarks
   procps psmisc iproute2 sysbench percona-toolkit time jq bc zlib1g-dev
 )
@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian starts packaged servers on install; tandem's tests start their own on free ports,
 # so stop the system-wide ones to leave the machine's cores to the tests.
-for svc in mariadb postgresql redis-server; do
+for svc in mariadb postgresql redis-server haproxy; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -8,6 +8,7 @@
 #include "tools/command.h"
 #include "tools/inspect_command.h"
 #include "tools/lag_command.h"
+#include "tools/run_command.h"
 #include "tools/sync_command.h"
 #include "tools/verify_command.h"
 
@@ -28,6 +29,11 @@ constexpr Subcommand kSubcommands[] = {
      tandem::tools::RunSyncCommand},
     {"lag", "end-to-end replication lag by heartbeat, optionally as a gate",
      tandem::tools::RunLagCommand},
+    {"run", "orchestrated migration: phases gated on lag, consistency and HTTP health",
+     tandem::tools::RunRunCommand},
+    {"status", "where a run of a plan stands, read from its journal",
+     tandem::tools::RunStatusCommand},
+    {"approve", "let a run waiting at an approval point go on", tandem::tools::RunApproveCommand},
 };
 
 void PrintUsage(std::ostream& out) {

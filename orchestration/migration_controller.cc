@@ -1,0 +1,1081 @@
+#include "orchestration/migration_controller.h"
+
+#include <httplib.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <thread>
+
+#include "lag/lag_gate.h"
+#include "orchestration/consistency_gate.h"
+#include "orchestration/datastore_lag_gate.h"
+#include "orchestration/error_rate_gate.h"
+#include "orchestration/haproxy_runtime.h"
+#include "orchestration/inspection.h"
+#include "orchestration/latency_gate.h"
+#include "orchestration/probe_gate.h"
+#include "orchestration/traffic_monitor.h"
+#include "orchestration/traffic_weights.h"
+
+namespace tandem::orchestration {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// How long a copy may go without progress before the sync step gives up.
+constexpr auto kCopyStallLimit = std::chrono::minutes(10);
+// How long the phase-3 lag gate may take beyond lag_for before it fails.
+constexpr auto kLagGateGrace = std::chrono::minutes(10);
+// Between two journal writes of a running step's gate values (status shows them live).
+constexpr auto kJournalEvery = std::chrono::seconds(1);
+// Between two gate samples kept in the journal's time series (bounded: 8,640 a day).
+constexpr auto kSampleEvery = std::chrono::seconds(10);
+// A phase-4 gate measured once and then not measurable for this long counts as failing.
+constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
+// Between two full verifications of a datastore during a traffic step.
+constexpr auto kConsistencyInterval = std::chrono::seconds(5);
+
+enum class Outcome { kDone, kStopped, kInterrupted };
+
+struct StepResult {
+  Outcome outcome = Outcome::kDone;
+  std::string message;
+  nlohmann::json gates = nlohmann::json::array();
+  nlohmann::json detail = nlohmann::json::object();
+};
+
+nlohmann::json ReadingsToJson(const std::vector<GateReading>& readings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const GateReading& reading : readings) {
+    out.push_back(reading.ToJson());
+  }
+  return out;
+}
+
+// "host:port" -> a bound-and-closed UDP socket check.
+engine::Status CheckUdpBindable(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return engine::InvalidArgument("traffic.log " + address + " is not host:port");
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  const std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
+    return engine::InvalidArgument("traffic.log: cannot resolve " + address +
+                                   "; give a local address such as 127.0.0.1:5140");
+  }
+  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  const bool bound = fd >= 0 && bind(fd, found->ai_addr, found->ai_addrlen) == 0;
+  const int error = errno;
+  if (fd >= 0) {
+    close(fd);
+  }
+  freeaddrinfo(found);
+  if (!bound) {
+    return engine::FailedPrecondition("traffic.log: cannot listen on UDP " + address + ": " +
+                                      std::strerror(error) +
+                                      "; pick a free local port for HAProxy's log lines");
+  }
+  return engine::Status::Ok();
+}
+
+// One GET; kUnavailable unless it answers 2xx within `timeout`.
+engine::Status ProbeOnce(const std::string& url, milliseconds timeout) {
+  // http://host[:port]/path
+  const std::string scheme = "http://";
+  const size_t slash = url.find('/', scheme.size());
+  const std::string origin = url.substr(0, slash);
+  const std::string path = slash == std::string::npos ? "/" : url.substr(slash);
+  httplib::Client client(origin);
+  client.set_connection_timeout(timeout);
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  auto response = client.Get(path);
+  if (!response) {
+    return engine::Unavailable("probe " + url + " did not answer (" +
+                               httplib::to_string(response.error()) +
+                               "); check the URL and that the service runs");
+  }
+  if (response->status < 200 || response->status > 299) {
+    return engine::Unavailable("probe " + url + " answered " + std::to_string(response->status) +
+                               ", not 2xx");
+  }
+  return engine::Status::Ok();
+}
+
+nlohmann::json ProgressJson(const StreamProgress& progress) {
+  nlohmann::json json = {
+      {"state", StreamStateName(progress.state)},  {"copied", progress.copied},
+      {"total_estimate", progress.total_estimate}, {"copy_done", progress.copy_done},
+      {"events_applied", progress.events_applied}, {"restarts", progress.restarts}};
+  if (progress.eta) {
+    json["eta_s"] = std::chrono::duration<double>(*progress.eta).count();
+  }
+  if (!progress.last_error.empty()) {
+    json["last_error"] = progress.last_error;
+  }
+  return json;
+}
+
+}  // namespace
+
+struct MigrationController::Impl {
+  Impl(const Plan& plan_in, Journal& journal_in, ControllerOptions options_in)
+      : plan(plan_in),
+        journal(journal_in),
+        options(std::move(options_in)),
+        steps(ExpandPlan(plan_in)) {
+    if (plan.traffic) {
+      haproxy.emplace(plan.traffic->haproxy);
+    }
+  }
+
+  const Plan& plan;
+  Journal& journal;
+  ControllerOptions options;
+  std::vector<RunStep> steps;
+  std::optional<HaproxyRuntime> haproxy;
+  std::unique_ptr<TrafficMonitor> traffic_monitor;
+  std::optional<TrafficBaseline> baseline;
+  std::vector<std::unique_ptr<DatastoreLink>> links;  // one per plan.datastores, same order
+  bool streams_started = false;
+  int64_t run_id = 0;
+  Clock::time_point last_renew{};
+
+  mutable std::mutex live_mutex;
+  LiveStatus live;
+
+  // The first journal write that failed: the journal is the run's memory, so the run stops at
+  // the next tick (traffic back on old) rather than go on with steps it could not record.
+  engine::Status journal_error;
+
+  void Record(engine::Status status) {
+    if (!status.ok() && journal_error.ok()) {
+      journal_error = engine::Status(status.code(), "journal: " + status.message());
+    }
+  }
+
+  // --- helpers ---
+
+  bool StopRequested() const { return options.stop_flag != nullptr && options.stop_flag->load(); }
+
+  void Emit(nlohmann::json event) {
+    if (options.on_event) {
+      options.on_event(event);
+    }
+  }
+
+  void SetLive(const RunStep& step, const std::string& state) {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live.phase = static_cast<int>(step.phase);
+    live.phase_name = PhaseName(step.phase);
+    live.step = step.name;
+    live.state = state;
+  }
+
+  nlohmann::json StepEvent(const RunStep& step, const std::string& state) const {
+    return {{"phase", static_cast<int>(step.phase)},
+            {"phase_name", PhaseName(step.phase)},
+            {"step", step.name},
+            {"state", state}};
+  }
+
+  // Renews the controller lock at most once a second. Errors: another process took it over.
+  engine::Status KeepLock() {
+    const auto now = Clock::now();
+    if (now - last_renew < std::chrono::seconds(1)) {
+      return engine::Status::Ok();
+    }
+    last_renew = now;
+    if (!journal_error.ok()) return journal_error;
+    return journal.RenewController();
+  }
+
+  // Sleeps one tick, renewing the lock. Errors: the lock was lost.
+  engine::Status Tick() {
+    std::this_thread::sleep_for(options.tick);
+    return KeepLock();
+  }
+
+  // --- traffic weights ---
+
+  // Sets the weights for `percent` and reads them back. The new servers are lowered first when
+  // the share goes down, raised last when it goes up, so no moment sends more than either share.
+  engine::Result<double> SetShare(int percent) {
+    const TrafficPlan& traffic = *plan.traffic;
+    const TrafficWeights weights =
+        WeightsForShare(percent, traffic.old_servers, traffic.new_servers);
+    std::vector<ServerWeight> order;
+    const bool down = percent < static_cast<int>(live_traffic_percent());
+    if (down) {
+      order.insert(order.end(), weights.new_servers.begin(), weights.new_servers.end());
+      order.insert(order.end(), weights.old_servers.begin(), weights.old_servers.end());
+    } else {
+      order.insert(order.end(), weights.old_servers.begin(), weights.old_servers.end());
+      order.insert(order.end(), weights.new_servers.begin(), weights.new_servers.end());
+    }
+    for (const ServerWeight& server : order) {
+      engine::Status set = haproxy->SetWeight(traffic.backend, server.server, server.weight);
+      if (!set.ok()) {
+        return set;
+      }
+    }
+    for (const ServerWeight& server : order) {
+      auto read = haproxy->GetWeight(traffic.backend, server.server);
+      if (!read.ok()) {
+        return read.status();
+      }
+      if (*read != server.weight) {
+        return engine::FailedPrecondition("HAProxy server " + traffic.backend + "/" +
+                                          server.server + " has weight " + std::to_string(*read) +
+                                          " after tandem set " + std::to_string(server.weight) +
+                                          "; is another controller or operator changing weights?");
+      }
+    }
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live.traffic_percent = weights.achieved_percent;
+    return weights.achieved_percent;
+  }
+
+  double live_traffic_percent() const {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    return live.traffic_percent;
+  }
+
+  // The share the live weights give (re-read on resume instead of trusting memory).
+  engine::Result<double> ReadShare() {
+    const TrafficPlan& traffic = *plan.traffic;
+    std::vector<ServerWeight> old_weights, new_weights;
+    for (const std::string& server : traffic.old_servers) {
+      auto weight = haproxy->GetWeight(traffic.backend, server);
+      if (!weight.ok()) return weight.status();
+      old_weights.push_back({server, *weight});
+    }
+    for (const std::string& server : traffic.new_servers) {
+      auto weight = haproxy->GetWeight(traffic.backend, server);
+      if (!weight.ok()) return weight.status();
+      new_weights.push_back({server, *weight});
+    }
+    const double share = ShareOfNew(old_weights, new_weights);
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live.traffic_percent = share;
+    return share;
+  }
+
+  // Every request back to the old servers: the abort path. Tries every server even after an
+  // error, so one refusal does not leave a new server in rotation.
+  engine::Status ShiftAllToOld() {
+    const TrafficPlan& traffic = *plan.traffic;
+    const TrafficWeights weights = WeightsForShare(0, traffic.old_servers, traffic.new_servers);
+    engine::Status first_error;
+    for (const ServerWeight& server : weights.new_servers) {
+      engine::Status set = haproxy->SetWeight(traffic.backend, server.server, 0);
+      if (!set.ok() && first_error.ok()) first_error = set;
+    }
+    for (const ServerWeight& server : weights.old_servers) {
+      engine::Status set = haproxy->SetWeight(traffic.backend, server.server, server.weight);
+      if (!set.ok() && first_error.ok()) first_error = set;
+    }
+    if (first_error.ok()) {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      live.traffic_percent = 0;
+    }
+    return first_error;
+  }
+
+  // --- datastores ---
+
+  engine::Status StartStreams() {
+    if (streams_started) {
+      return engine::Status::Ok();
+    }
+    if (links.empty()) {
+      for (const DatastorePlan& datastore : plan.datastores) {
+        links.push_back(std::make_unique<DatastoreLink>(datastore, options.ports));
+      }
+    }
+    for (auto& link : links) {
+      engine::Status started = link->StartStream();
+      if (!started.ok()) {
+        return started;
+      }
+    }
+    streams_started = true;
+    return engine::Status::Ok();
+  }
+
+  void StopStreams() {
+    for (auto& link : links) {
+      link->Stop();
+    }
+    streams_started = false;
+  }
+
+  void UpdateLag() {
+    std::vector<std::pair<std::string, double>> lags;
+    for (auto& link : links) {
+      std::optional<lag::LagSnapshot> snapshot = link->Lag();
+      if (snapshot) {
+        lags.emplace_back(link->name(), snapshot->window.p99_ms);
+      }
+    }
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live.lag_p99_ms = std::move(lags);
+  }
+
+  // --- steps ---
+
+  engine::Result<StepResult> RunAssessment() {
+    StepResult result;
+    nlohmann::json pairs = nlohmann::json::array();
+    std::vector<std::string> blockers;
+    for (const DatastorePlan& datastore : plan.datastores) {
+      auto source = options.ports.open_database(datastore.source);
+      if (!source.ok()) return source.status();
+      auto target = options.ports.open_database(datastore.target);
+      if (!target.ok()) return target.status();
+      auto report = InspectPair(**source, target->get());
+      if (!report.ok()) return report.status();
+      nlohmann::json json = report->ToJson();
+      json["datastore"] = datastore.name;
+      for (const engine::Finding& finding : report->blockers) {
+        blockers.push_back(datastore.name + ": " + finding.message + " (fix: " + finding.fix + ")");
+      }
+      pairs.push_back(std::move(json));
+    }
+    result.detail["datastores"] = pairs;
+    if (plan.traffic) {
+      auto stats = haproxy->ShowStat(plan.traffic->backend);
+      if (!stats.ok()) return stats.status();
+      nlohmann::json servers = nlohmann::json::array();
+      auto check = [&](const std::string& name) {
+        for (const HaproxyServerStats& server : *stats) {
+          if (server.server != name) continue;
+          servers.push_back(
+              {{"server", name}, {"status", server.status}, {"weight", server.weight}});
+          if (server.status.rfind("DOWN", 0) == 0 || server.status.rfind("MAINT", 0) == 0) {
+            blockers.push_back("HAProxy server " + plan.traffic->backend + "/" + name + " is " +
+                               server.status + " (fix: bring it up before the migration)");
+          }
+          return;
+        }
+        blockers.push_back("HAProxy backend " + plan.traffic->backend + " has no server " + name +
+                           " (fix: name the servers of haproxy.cfg in the plan)");
+      };
+      for (const std::string& name : plan.traffic->old_servers) check(name);
+      for (const std::string& name : plan.traffic->new_servers) check(name);
+      result.detail["haproxy"] = servers;
+    }
+    result.detail["blockers"] = blockers;
+    if (!blockers.empty()) {
+      result.outcome = Outcome::kStopped;
+      result.message = "assessment found " + std::to_string(blockers.size()) +
+                       " blocker(s); first: " + blockers.front();
+    }
+    return result;
+  }
+
+  engine::Result<StepResult> RunProvisioning() {
+    StepResult result;
+    std::vector<std::string> blockers;
+    nlohmann::json datastores = nlohmann::json::array();
+    for (const DatastorePlan& datastore : plan.datastores) {
+      auto source = options.ports.open_database(datastore.source);
+      if (!source.ok()) return source.status();
+      auto target = options.ports.open_database(datastore.target);
+      if (!target.ok()) return target.status();
+      nlohmann::json entry = {{"datastore", datastore.name}};
+      auto* source_sql = dynamic_cast<engine::SqlDatabase*>(source->get());
+      auto* target_sql = dynamic_cast<engine::SqlDatabase*>(target->get());
+      if (source_sql != nullptr && target_sql != nullptr) {
+        engine::Assessment schema;
+        engine::Status compared = CompareSchemas(*source_sql, *target_sql, &schema);
+        if (!compared.ok()) return compared;
+        for (const engine::Finding& finding : schema.blockers) {
+          blockers.push_back(datastore.name + ": " + finding.message + " (fix: " + finding.fix +
+                             ")");
+        }
+        entry["schema_blockers"] = schema.blockers;
+        entry["schema_warnings"] = schema.warnings;
+      }
+      std::vector<double> round_trips;
+      for (int i = 0; i < 5; ++i) {
+        auto ping = (*target)->Ping();
+        if (!ping.ok()) return ping.status();
+        round_trips.push_back(std::chrono::duration<double, std::milli>(*ping).count());
+      }
+      std::sort(round_trips.begin(), round_trips.end());
+      entry["target_round_trip_ms"] = round_trips[round_trips.size() / 2];
+      datastores.push_back(std::move(entry));
+    }
+    result.detail["datastores"] = datastores;
+    result.detail["blockers"] = blockers;
+    if (!blockers.empty()) {
+      result.outcome = Outcome::kStopped;
+      result.message = "provisioning checks found " + std::to_string(blockers.size()) +
+                       " blocking difference(s); first: " + blockers.front();
+    }
+    return result;
+  }
+
+  engine::Result<StepResult> RunSync(const RunStep& step, StepRecord& record) {
+    StepResult result;
+    engine::Status started = StartStreams();
+    if (!started.ok()) return started;
+    DatastoreLink* link = nullptr;
+    for (size_t i = 0; i < plan.datastores.size(); ++i) {
+      if (&plan.datastores[i] == step.datastore) link = links[i].get();
+    }
+    if (link == nullptr) return engine::Internal("no link for step " + step.name);
+
+    // The copy.
+    int64_t last_copied = -1;
+    auto last_progress_at = Clock::now();
+    auto last_event = Clock::time_point{};
+    while (true) {
+      if (StopRequested()) return Interrupted(result);
+      const StreamProgress progress = link->Progress();
+      if (progress.state == StreamState::kFailed) {
+        result.outcome = Outcome::kStopped;
+        result.message =
+            "the stream of " + step.datastore->name + " failed: " + progress.last_error;
+        return result;
+      }
+      if (progress.copied != last_copied) {
+        last_copied = progress.copied;
+        last_progress_at = Clock::now();
+      }
+      if (Clock::now() - last_event >= kJournalEvery) {
+        last_event = Clock::now();
+        nlohmann::json event = StepEvent(step, "copying");
+        event["progress"] = ProgressJson(progress);
+        Emit(event);
+      }
+      if (progress.copy_done) break;
+      if (Clock::now() - last_progress_at > kCopyStallLimit) {
+        result.outcome = Outcome::kStopped;
+        result.message = "the copy of " + step.datastore->name + " made no progress for 10 min";
+        return result;
+      }
+      engine::Status tick = Tick();
+      if (!tick.ok()) return tick;
+    }
+
+    // Lag under max_lag continuously for lag_for.
+    SetLive(step, "lag gate");
+    lag::LagGateOptions gate_options;
+    gate_options.max_lag = step.datastore->max_lag;
+    gate_options.hold_for = step.datastore->lag_for;
+    gate_options.duration = step.datastore->lag_for + kLagGateGrace;
+    gate_options.first_heartbeat_timeout = std::chrono::seconds(30);
+    lag::LagGate gate(gate_options, lag::LagClock::now());
+    DatastoreLagGate reading_gate(*link, step.datastore->max_lag);
+    auto last_journal = Clock::time_point{};
+    const auto lag_start = Clock::now();
+    auto last_stream_check = Clock::now();
+    while (true) {
+      if (StopRequested()) return Interrupted(result);
+      std::string why;
+      std::optional<lag::LagSnapshot> snapshot = link->Lag(&why);
+      lag::LagGateVerdict verdict = lag::LagGateVerdict::kWaiting;
+      if (snapshot) {
+        verdict = gate.Observe(*snapshot, lag::LagClock::now());
+      } else if (Clock::now() - lag_start > gate_options.first_heartbeat_timeout) {
+        // LagGate's own timeouts only run on observations: no measurement at all must end too.
+        result.outcome = Outcome::kStopped;
+        result.message = "lag gate of " + step.datastore->name + " cannot measure: " +
+                         (why.empty() ? std::string("no lag measurement") : why);
+        return result;
+      }
+      if (Clock::now() - last_stream_check >= std::chrono::seconds(1)) {
+        last_stream_check = Clock::now();
+        const StreamProgress progress = link->Progress();
+        if (progress.state == StreamState::kFailed) {
+          result.outcome = Outcome::kStopped;
+          result.message =
+              "the stream of " + step.datastore->name + " failed: " + progress.last_error;
+          return result;
+        }
+      }
+      UpdateLag();
+      GateReading reading = reading_gate.Evaluate(Clock::now());
+      {
+        std::lock_guard<std::mutex> lock(live_mutex);
+        live.gates = {reading};
+      }
+      if (Clock::now() - last_journal >= kJournalEvery) {
+        last_journal = Clock::now();
+        nlohmann::json gates = ReadingsToJson({reading});
+        gates[0]["held_s"] = std::chrono::duration<double>(gate.held()).count();
+        Record(journal.UpdateStepGates(record.id, gates));
+        nlohmann::json event = StepEvent(step, "lag gate");
+        event["gates"] = gates;
+        event["message"] = gate.reason();
+        Emit(event);
+      }
+      if (verdict == lag::LagGateVerdict::kPassed) {
+        result.gates = ReadingsToJson({reading});
+        break;
+      }
+      if (verdict == lag::LagGateVerdict::kFailed ||
+          verdict == lag::LagGateVerdict::kCannotMeasure) {
+        result.outcome = Outcome::kStopped;
+        result.gates = ReadingsToJson({reading});
+        result.message = "lag gate of " + step.datastore->name + " " +
+                         lag::LagGateVerdictName(verdict) + ": " + gate.reason();
+        return result;
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+      engine::Status renewed = KeepLock();
+      if (!renewed.ok()) return renewed;
+    }
+
+    // A full verify.
+    SetLive(step, "verify");
+    Emit(StepEvent(step, "verify"));
+    auto verdict = link->Verify(options.stop_flag);
+    if (!verdict.ok()) {
+      if (verdict.status().code() == engine::StatusCode::kCancelled) return Interrupted(result);
+      return verdict.status();
+    }
+    result.detail["verify"] = {{"consistent", verdict->consistent},
+                               {"differing", verdict->differing},
+                               {"elapsed_ms", verdict->elapsed.count()},
+                               {"summary", verdict->summary}};
+    GateReading consistency;
+    consistency.name = "consistency " + step.datastore->name;
+    consistency.value = static_cast<double>(verdict->differing);
+    consistency.threshold = 0;
+    consistency.samples = 1;
+    consistency.min_samples = 1;
+    consistency.unit = "differences";
+    consistency.detail = verdict->summary;
+    consistency.verdict = verdict->consistent ? GateVerdict::kPassing : GateVerdict::kFailing;
+    result.gates.push_back(consistency.ToJson());
+    if (!verdict->consistent) {
+      result.outcome = Outcome::kStopped;
+      result.message =
+          "verify of " + step.datastore->name + " found differences: " + verdict->summary;
+    }
+    return result;
+  }
+
+  StepResult& Interrupted(StepResult& result) {
+    result.outcome = Outcome::kInterrupted;
+    result.message = "stopped on request";
+    return result;
+  }
+
+  engine::Status EnsureTrafficMonitor() {
+    if (traffic_monitor) return engine::Status::Ok();
+    TrafficMonitorOptions monitor_options;
+    monitor_options.backend = plan.traffic->backend;
+    monitor_options.old_servers = plan.traffic->old_servers;
+    monitor_options.new_servers = plan.traffic->new_servers;
+    monitor_options.log_address = plan.traffic->log;
+    auto monitor = TrafficMonitor::Start(*haproxy, monitor_options);
+    if (!monitor.ok()) return monitor.status();
+    traffic_monitor = std::move(*monitor);
+    return engine::Status::Ok();
+  }
+
+  engine::Result<StepResult> RunBaseline(const RunStep& step, StepRecord& record) {
+    StepResult result;
+    engine::Status monitor = EnsureTrafficMonitor();
+    if (!monitor.ok()) return monitor;
+    auto share = SetShare(0);
+    if (!share.ok()) return share.status();
+    const auto start = Clock::now();
+    const auto end = start + plan.traffic->baseline;
+    auto last_event = Clock::time_point{};
+    while (Clock::now() < end) {
+      if (StopRequested()) return Interrupted(result);
+      if (Clock::now() - last_event >= kJournalEvery) {
+        last_event = Clock::now();
+        nlohmann::json event = StepEvent(step, "measuring");
+        event["time_left_s"] = std::chrono::duration<double>(end - Clock::now()).count();
+        Emit(event);
+        std::lock_guard<std::mutex> lock(live_mutex);
+        live.dwell_left_s = std::chrono::duration<double>(end - Clock::now()).count();
+      }
+      engine::Status tick = Tick();
+      if (!tick.ok()) return tick;
+    }
+    if (auto error = traffic_monitor->poll_error()) {
+      return *error;
+    }
+    TrafficBaseline measured = traffic_monitor->MeasureBaseline(start, Clock::now());
+    if (measured.old_side.responses == 0) {
+      result.outcome = Outcome::kStopped;
+      result.message = "the old servers of " + plan.traffic->backend + " answered no request in " +
+                       FormatDuration(plan.traffic->baseline) +
+                       " of baseline: there is nothing to compare the new servers with";
+      return result;
+    }
+    baseline = measured;
+    result.detail["baseline"] = measured.ToJson();
+    (void)record;
+    return result;
+  }
+
+  engine::Result<std::vector<std::unique_ptr<Gate>>> TrafficGates(Clock::time_point step_start) {
+    const TrafficPlan& traffic = *plan.traffic;
+    std::vector<std::unique_ptr<Gate>> gates;
+    gates.push_back(std::make_unique<ErrorRateGate>(*traffic_monitor, *baseline,
+                                                    traffic.max_error_rate_increase,
+                                                    traffic.min_requests, step_start));
+    gates.push_back(std::make_unique<LatencyGate>(
+        *traffic_monitor, *baseline, LatencyGate::Statistic::kMedian, traffic.max_latency_increase,
+        traffic.latency_slack, traffic.min_requests, step_start));
+    gates.push_back(std::make_unique<LatencyGate>(
+        *traffic_monitor, *baseline, LatencyGate::Statistic::kP95, traffic.max_latency_increase,
+        traffic.latency_slack, traffic.min_requests, step_start));
+    for (const std::string& url : traffic.probes) {
+      auto probe = std::make_unique<ProbeGate>(url);
+      engine::Status started = probe->Start();
+      if (!started.ok()) return started;
+      gates.push_back(std::move(probe));
+    }
+    for (size_t i = 0; i < links.size(); ++i) {
+      gates.push_back(std::make_unique<DatastoreLagGate>(*links[i], plan.datastores[i].max_lag));
+      gates.push_back(std::make_unique<ConsistencyGate>(*links[i], kConsistencyInterval));
+    }
+    return gates;
+  }
+
+  engine::Result<StepResult> RunTraffic(const RunStep& step, StepRecord& record) {
+    StepResult result;
+    engine::Status monitor = EnsureTrafficMonitor();
+    if (!monitor.ok()) return monitor;
+    if (!baseline) {
+      auto baseline_step = journal.FindStep(run_id, "baseline");
+      if (!baseline_step.ok()) return baseline_step.status();
+      if (!*baseline_step || !(*baseline_step)->detail.contains("baseline")) {
+        return engine::Internal("traffic step " + step.name + " runs without a baseline");
+      }
+      baseline = TrafficBaseline::FromJson((*baseline_step)->detail["baseline"]);
+    }
+    if (!plan.datastores.empty()) {
+      engine::Status started = StartStreams();
+      if (!started.ok()) return started;
+    }
+    // Resume: the live weights may already give this share (the action ran before a crash) or
+    // the previous one; setting this step's share is right in both cases and never lowers it.
+    // But a step whose gate failed (the abort is journaled right after the weights went back)
+    // must not raise the share again: the run fails as it would have.
+    auto live_share = ReadShare();
+    if (!live_share.ok()) return live_share.status();
+    result.detail["share_before"] = *live_share;
+    auto samples = journal.Samples(run_id, "traffic");
+    if (!samples.ok()) return samples.status();
+    for (auto it = samples->rbegin(); it != samples->rend(); ++it) {
+      if (it->value("step", "") != step.name) continue;
+      if (it->value("event", "") == "abort") {
+        (void)ShiftAllToOld();
+        result.outcome = Outcome::kStopped;
+        result.detail["failed_gate"] = it->value("gate", "");
+        result.message = "gate " + it->value("gate", std::string("?")) + " failed at " + step.name +
+                         " before the controller stopped; traffic stays on the old "
+                         "servers";
+        return result;
+      }
+      break;
+    }
+    // The gates start before the weights move, so a gate that cannot start (a bad probe) stops
+    // the step with the traffic where it was.
+    const auto gates_start = Clock::now();
+    auto made_gates = TrafficGates(gates_start);
+    if (!made_gates.ok()) return made_gates.status();
+    std::vector<std::unique_ptr<Gate>> gates = std::move(*made_gates);
+    auto share = SetShare(step.traffic_percent);
+    if (!share.ok()) return share.status();
+    result.detail["share"] = *share;
+    Record(journal.AppendSample(
+        run_id, "traffic", {{"step", step.name}, {"percent", *share}, {"event", "weights set"}}));
+    nlohmann::json set_event = StepEvent(step, "weights set");
+    set_event["traffic_percent"] = *share;
+    Emit(set_event);
+
+    const auto dwell_end = Clock::now() + plan.traffic->dwell;
+    const auto hard_end = dwell_end + plan.traffic->dwell;  // too few samples: wait one more dwell
+    auto last_journal = Clock::time_point{};
+    auto last_sample = Clock::time_point{};
+    // A gate that was measured once and then cannot be measured (HAProxy's statistics or a lag
+    // measurement gone) counts as failing after kUnmeasurableLimit: nobody watches otherwise.
+    std::vector<std::optional<Clock::time_point>> unmeasurable_since(gates.size());
+    std::vector<bool> measured(gates.size(), false);
+    SetLive(step, "dwell");
+    while (true) {
+      const auto now = Clock::now();
+      std::vector<GateReading> readings;
+      for (size_t i = 0; i < gates.size(); ++i) {
+        GateReading reading = gates[i]->Evaluate(now);
+        if (reading.verdict != GateVerdict::kInsufficient) {
+          measured[i] = true;
+          unmeasurable_since[i].reset();
+        } else if (measured[i]) {
+          if (!unmeasurable_since[i]) unmeasurable_since[i] = now;
+          if (now - *unmeasurable_since[i] >= kUnmeasurableLimit) {
+            reading.verdict = GateVerdict::kFailing;
+            reading.detail = "could not be measured for " +
+                             FormatDuration(std::chrono::duration_cast<milliseconds>(
+                                 now - *unmeasurable_since[i])) +
+                             " after it was: " + reading.detail;
+          }
+        }
+        readings.push_back(std::move(reading));
+      }
+      const GateReading* failing = nullptr;
+      bool all_passing = true;
+      for (const GateReading& reading : readings) {
+        if (reading.failing() && failing == nullptr) failing = &reading;
+        all_passing = all_passing && reading.ok();
+      }
+      if (failing != nullptr) {
+        // Abort first, journal after.
+        const auto decided = Clock::now();
+        engine::Status back = ShiftAllToOld();
+        const double abort_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - decided).count();
+        result.outcome = Outcome::kStopped;
+        result.gates = ReadingsToJson(readings);
+        result.detail["failed_gate"] = failing->ToJson();
+        result.detail["abort_ms"] = abort_ms;
+        result.message =
+            "gate " + failing->name + " failed at " + step.name + ": " + failing->Describe() +
+            (back.ok() ? "; traffic is back on the old servers"
+                       : "; RETURNING TRAFFIC TO THE OLD SERVERS FAILED: " + back.message() +
+                             " - set the weights by hand");
+        Record(journal.AppendSample(run_id, "traffic",
+                                    {{"step", step.name},
+                                     {"percent", 0},
+                                     {"event", "abort"},
+                                     {"gate", failing->name},
+                                     {"abort_ms", abort_ms}}));
+        return result;
+      }
+      const double left_s = std::chrono::duration<double>(dwell_end - now).count();
+      UpdateLag();
+      {
+        std::lock_guard<std::mutex> lock(live_mutex);
+        live.gates = readings;
+        live.dwell_left_s = std::max(0.0, left_s);
+      }
+      if (now - last_journal >= kJournalEvery) {
+        last_journal = now;
+        nlohmann::json gates_json = ReadingsToJson(readings);
+        Record(journal.UpdateStepGates(record.id, gates_json));
+        if (now - last_sample >= kSampleEvery) {
+          last_sample = now;
+          Record(
+              journal.AppendSample(run_id, "gates", {{"step", step.name}, {"gates", gates_json}}));
+        }
+        nlohmann::json event = StepEvent(step, "dwell");
+        event["gates"] = gates_json;
+        event["time_left_s"] = std::max(0.0, left_s);
+        event["traffic_percent"] = *share;
+        Emit(event);
+      }
+      if (now >= dwell_end && all_passing) {
+        result.gates = ReadingsToJson(readings);
+        return result;
+      }
+      if (now >= hard_end) {
+        // Not failing, but not enough samples to pass: the step cannot be proven healthy.
+        const GateReading* short_of = nullptr;
+        for (const GateReading& reading : readings) {
+          if (!reading.ok()) short_of = &reading;
+        }
+        engine::Status back = ShiftAllToOld();
+        result.outcome = Outcome::kStopped;
+        result.gates = ReadingsToJson(readings);
+        result.message = "gate " + (short_of ? short_of->name : std::string("?")) + " had " +
+                         std::to_string(short_of ? short_of->samples : 0) + " of " +
+                         std::to_string(short_of ? short_of->min_samples : 0) +
+                         " samples after twice the dwell at " + step.name +
+                         "; lower traffic.min_requests or send more traffic" +
+                         (back.ok() ? "; traffic is back on the old servers"
+                                    : "; RETURNING TRAFFIC FAILED: " + back.message());
+        return result;
+      }
+      if (StopRequested()) return Interrupted(result);
+      engine::Status tick = Tick();
+      if (!tick.ok()) {
+        (void)ShiftAllToOld();  // the error returned below says more
+        return tick;
+      }
+    }
+  }
+
+  engine::Result<StepResult> Execute(const RunStep& step, StepRecord& record) {
+    switch (step.kind) {
+      case StepKind::kAssessment:
+        return RunAssessment();
+      case StepKind::kProvisioning:
+        return RunProvisioning();
+      case StepKind::kSync:
+        return RunSync(step, record);
+      case StepKind::kBaseline:
+        return RunBaseline(step, record);
+      case StepKind::kTraffic:
+        return RunTraffic(step, record);
+    }
+    return engine::Internal("unknown step kind");
+  }
+
+  // Waits for `tandem approve` before `phase`. Returns false when stopped.
+  engine::Result<bool> WaitForApproval(Phase phase) {
+    const int number = static_cast<int>(phase);
+    auto approved = journal.IsApproved(run_id, number);
+    if (!approved.ok()) return approved.status();
+    if (*approved) return true;
+    Record(journal.SetRunState(run_id, RunState::kWaiting));
+    {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      live.phase = number;
+      live.phase_name = PhaseName(phase);
+      live.state = "waiting";
+    }
+    Emit({{"phase", number},
+          {"phase_name", PhaseName(phase)},
+          {"state", "waiting"},
+          {"message", std::string("waiting for `tandem approve ") + plan.path + "` before phase " +
+                          PhaseName(phase)}});
+    while (true) {
+      if (StopRequested()) return false;
+      auto now_approved = journal.IsApproved(run_id, number);
+      if (!now_approved.ok()) return now_approved.status();
+      if (*now_approved) break;
+      engine::Status tick = Tick();
+      if (!tick.ok()) return tick;
+    }
+    Record(journal.SetRunState(run_id, RunState::kRunning));
+    Emit({{"phase", number}, {"phase_name", PhaseName(phase)}, {"state", "approved"}});
+    return true;
+  }
+
+  engine::Status Preflight() {
+    for (const DatastorePlan& datastore : plan.datastores) {
+      for (const engine::ConnectionConfig* side : {&datastore.source, &datastore.target}) {
+        auto opened = options.ports.open_database(*side);
+        if (!opened.ok()) {
+          return engine::Status(opened.status().code(),
+                                "datastore " + datastore.name + ": " + opened.status().message());
+        }
+      }
+    }
+    if (plan.traffic) {
+      const HaproxyRuntime& runtime = *haproxy;
+      auto level = runtime.Execute("show cli level");
+      if (!level.ok()) return level.status();
+      if (level->find("admin") == std::string::npos) {
+        return engine::PermissionDenied("the HAProxy runtime API at " + runtime.address() +
+                                        " is at level " + *level +
+                                        ", and tandem must set weights: declare the stats socket "
+                                        "with `level admin` in haproxy.cfg");
+      }
+      auto stats = runtime.ShowStat(plan.traffic->backend);
+      if (!stats.ok()) return stats.status();
+      std::vector<std::string> named = plan.traffic->old_servers;
+      named.insert(named.end(), plan.traffic->new_servers.begin(), plan.traffic->new_servers.end());
+      for (const std::string& name : named) {
+        const bool present =
+            std::any_of(stats->begin(), stats->end(),
+                        [&](const HaproxyServerStats& server) { return server.server == name; });
+        if (!present) {
+          return engine::NotFound("HAProxy backend " + plan.traffic->backend + " has no server " +
+                                  name + "; name the servers of haproxy.cfg in traffic.old/new");
+        }
+      }
+      for (const std::string& url : plan.traffic->probes) {
+        engine::Status probed = ProbeOnce(url, milliseconds(2000));
+        if (!probed.ok()) return probed;
+      }
+      if (plan.traffic->log) {
+        engine::Status bindable = CheckUdpBindable(*plan.traffic->log);
+        if (!bindable.ok()) return bindable;
+      }
+    }
+    return engine::Status::Ok();
+  }
+
+  engine::Result<RunResult> RunLocked() {
+    auto latest = journal.LatestRun();
+    if (!latest.ok()) return latest.status();
+    const bool unfinished = *latest && ((*latest)->state == RunState::kRunning ||
+                                        (*latest)->state == RunState::kWaiting);
+    if (options.resume) {
+      if (!unfinished) {
+        return engine::FailedPrecondition(
+            "nothing to resume in " + journal.path() +
+            (*latest ? std::string(": the last run ended (") + RunStateName((*latest)->state) + ")"
+                     : std::string(": no run yet")) +
+            "; start a new run without --resume");
+      }
+      run_id = (*latest)->id;
+      if ((*latest)->plan_digest != plan.digest) {
+        Emit({{"state", "warning"},
+              {"message", "the plan file changed since run #" + std::to_string(run_id) +
+                              " started; done steps are not run again"}});
+      }
+    } else {
+      if (unfinished) {
+        auto steps_so_far = journal.Steps((*latest)->id);
+        std::string at = "its start";
+        if (steps_so_far.ok() && !steps_so_far->empty()) {
+          at = "step '" + steps_so_far->back().name + "' (" +
+               StepStateName(steps_so_far->back().state) + ")";
+        }
+        return engine::FailedPrecondition("run #" + std::to_string((*latest)->id) + " of plan " +
+                                          plan.name + " is unfinished at " + at + " in " +
+                                          journal.path() + "; continue it with `tandem run " +
+                                          plan.path + " --resume`");
+      }
+    }
+    // Preflight, touching nothing: after the lock and the run checks (a second controller is told
+    // about the first, not about the log port the first one holds), before any step.
+    if (engine::Status ready = Preflight(); !ready.ok()) {
+      return engine::Status(ready.code(), "preflight: " + ready.message());
+    }
+    if (!options.resume) {
+      auto begun = journal.BeginRun(plan.name, plan.digest);
+      if (!begun.ok()) return begun.status();
+      run_id = *begun;
+    }
+    Record(journal.SetRunState(run_id, RunState::kRunning));
+    Emit({{"state", options.resume ? "resumed" : "started"}, {"run", run_id}});
+
+    std::optional<Phase> approved_phase;
+    for (const RunStep& step : steps) {
+      auto existing = journal.FindStep(run_id, step.name);
+      if (!existing.ok()) return existing.status();
+      if (*existing && (*existing)->state == StepState::kDone) {
+        Emit(StepEvent(step, "done before"));
+        continue;
+      }
+      if (approved_phase != step.phase &&
+          std::find(plan.approve.begin(), plan.approve.end(), step.phase) != plan.approve.end()) {
+        auto approved = WaitForApproval(step.phase);
+        if (!approved.ok()) return approved.status();
+        if (!*approved) return Interrupt();
+        approved_phase = step.phase;
+      }
+      auto record = journal.StartStep(run_id, static_cast<int>(step.phase), step.name,
+                                      {{"action", step.action}});
+      if (!record.ok()) return record.status();
+      SetLive(step, "running");
+      Emit(StepEvent(step, "started"));
+      auto result = Execute(step, *record);
+      if (!result.ok()) {
+        // Could not measure or act: never leave traffic on the new servers unwatched.
+        nlohmann::json detail = {{"error", result.status().message()}};
+        if (plan.traffic && step.phase == Phase::kTraffic) {
+          engine::Status back = ShiftAllToOld();
+          detail["traffic_back_on_old"] = back.ok();
+        }
+        Record(journal.FinishStep(record->id, StepState::kFailed, nlohmann::json::array(), detail));
+        const std::string outcome =
+            "step " + step.name + " could not run: " + result.status().message();
+        Record(journal.FinishRun(run_id, RunState::kFailed, outcome));
+        Emit({{"state", "failed"}, {"step", step.name}, {"message", outcome}});
+        return RunResult{RunVerdict::kStopped, outcome};
+      }
+      if (result->outcome == Outcome::kInterrupted) {
+        return Interrupt();  // the step stays started, with the last gate values it journaled
+      }
+      if (result->outcome == Outcome::kStopped) {
+        // The failure must be on record: a resume of an unrecorded failure would run the step
+        // again. (The abort sample, journaled first, already stops a resume from raising traffic.)
+        if (engine::Status recorded =
+                journal.FinishStep(record->id, StepState::kFailed, result->gates, result->detail);
+            !recorded.ok()) {
+          return recorded;
+        }
+        if (engine::Status recorded = journal.FinishRun(run_id, RunState::kFailed, result->message);
+            !recorded.ok()) {
+          return recorded;
+        }
+        nlohmann::json event = StepEvent(step, "failed");
+        event["gates"] = result->gates;
+        event["message"] = result->message;
+        Emit(event);
+        StopStreams();
+        return RunResult{RunVerdict::kStopped, result->message};
+      }
+      if (engine::Status recorded =
+              journal.FinishStep(record->id, StepState::kDone, result->gates, result->detail);
+          !recorded.ok()) {
+        return recorded;
+      }
+      nlohmann::json event = StepEvent(step, "done");
+      event["gates"] = result->gates;
+      Emit(event);
+    }
+    std::string outcome = "phases 1-" +
+                          std::to_string(steps.empty() ? 0 : static_cast<int>(steps.back().phase)) +
+                          " done";
+    if (plan.traffic) {
+      outcome +=
+          "; traffic at " + std::to_string(plan.traffic->steps.back()) + "% on the new servers";
+    }
+    if (!plan.datastores.empty()) {
+      outcome += "; the streams are stopped (run tandem sync to keep them going)";
+    }
+    StopStreams();
+    if (engine::Status recorded = journal.FinishRun(run_id, RunState::kCompleted, outcome);
+        !recorded.ok()) {
+      return recorded;
+    }
+    Emit({{"state", "completed"}, {"message", outcome}});
+    return RunResult{RunVerdict::kCompleted, outcome};
+  }
+
+  RunResult Interrupt() {
+    StopStreams();
+    const std::string message = "stopped on request at a safe point; traffic stays at " +
+                                std::to_string(live_traffic_percent()) +
+                                "% on the new servers; continue with `tandem run " + plan.path +
+                                " --resume`";
+    Emit({{"state", "interrupted"}, {"message", message}});
+    return RunResult{RunVerdict::kInterrupted, message};
+  }
+};
+
+MigrationController::MigrationController(const Plan& plan, Journal& journal,
+                                         ControllerOptions options)
+    : impl_(std::make_unique<Impl>(plan, journal, std::move(options))) {}
+
+MigrationController::~MigrationController() = default;
+
+engine::Status MigrationController::Preflight() { return impl_->Preflight(); }
+
+engine::Result<RunResult> MigrationController::Run() {
+  engine::Status locked = impl_->journal.AcquireController();
+  if (!locked.ok()) return locked;
+  impl_->last_renew = Clock::now();
+  auto result = impl_->RunLocked();
+  if (!result.ok() && impl_->plan.traffic && impl_->live_traffic_percent() > 0) {
+    // Could not go on (journal, HAProxy, a server): never leave traffic on the new servers with
+    // nobody watching the gates.
+    (void)impl_->ShiftAllToOld();
+  }
+  impl_->StopStreams();
+  if (impl_->traffic_monitor) impl_->traffic_monitor->Stop();
+  impl_->journal.ReleaseController();
+  return result;
+}
+
+LiveStatus MigrationController::live_status() const {
+  std::lock_guard<std::mutex> lock(impl_->live_mutex);
+  return impl_->live;
+}
+
+}  // namespace tandem::orchestration

@@ -1,0 +1,112 @@
+// File: orchestration/migration_controller.h
+//
+// MigrationController: runs a plan's steps (run_steps.h) in order, each gated, with the journal as
+// the only memory that counts. The orchestrator decides; the engine measures: lag comes from
+// lag::LagMonitor, consistency from checksum's verify, HTTP health from HAProxy (TrafficMonitor).
+//
+// For each step:
+//   1. the intent is journaled (step "started") before anything is changed;
+//   2. the action runs; it is idempotent (it sets a state, it does not add to one), and it first
+//      re-reads the live state (HAProxy weights, streams), so replaying a started step after a
+//      crash changes nothing that was already done;
+//   3. the gate is evaluated every 250 ms (not only at the end); the readings are journaled every
+//      second while it runs and with the outcome;
+//   4. the outcome is journaled: "done", or "failed" with the gate that failed, its value,
+//      threshold and sample count.
+// A failing phase-4 gate aborts at once: the weights go back to every request on the old servers
+// before anything else happens (then the journal records it, then the run ends with kNo).
+//
+// Resume: the newest run of the journal is continued when it is unfinished; done steps are
+// skipped, a started one is run again (idempotent), the streams are started again (each resumes
+// from its own checkpoint), the baseline is read back from the journal. The traffic share never
+// goes down on resume except to abort: a step's action only sets its own share.
+//
+// Stop: `stop_flag` is polled at every tick (250 ms); the controller then stops at the next
+// safe point (between two gate evaluations), leaves the traffic as it is (every share it holds was
+// passing its gates), stops the streams it supervises, journals nothing more than the readings, and
+// returns kInterrupted; `--resume` continues.
+//
+// Threading: Run() executes on the calling thread, which owns the journal and every gate. Other
+// threads (the metrics endpoint, the live view) read LiveStatus() under its mutex.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestration/datastore_link.h"
+#include "orchestration/gate.h"
+#include "orchestration/journal.h"
+#include "orchestration/plan.h"
+#include "orchestration/run_steps.h"
+
+namespace tandem::orchestration {
+
+enum class RunVerdict {
+  kCompleted,    // every step done: exit 0
+  kStopped,      // a gate or a blocker stopped it; traffic back on the old servers: exit 1
+  kInterrupted,  // stopped on request; --resume continues: exit 2 with that advice
+};
+
+struct RunResult {
+  RunVerdict verdict = RunVerdict::kCompleted;
+  std::string message;  // one line: what happened ("gate error_rate failed at traffic 25%: ...")
+};
+
+struct ControllerOptions {
+  bool resume = false;
+  DatastoreLinkPorts ports;  // how to reach the datastores (tools/ fills it)
+  // Set on SIGINT / SIGTERM (tools/stop_signals.h); polled at every tick and by verifications.
+  const std::atomic<bool>* stop_flag = nullptr;
+  // Called on the controller thread for every event: {"phase", "phase_name", "step", "state",
+  // "gates": [...], "message", "time_left_s", "traffic_percent", ...}. Must not block.
+  std::function<void(const nlohmann::json& event)> on_event;
+  std::chrono::milliseconds tick{250};
+};
+
+// What the live view and the metrics endpoint show.
+struct LiveStatus {
+  int phase = 0;
+  std::string phase_name;
+  std::string step;
+  std::string state;           // "running", "waiting", "dwell", "done", ...
+  double traffic_percent = 0;  // the share the weights give the new servers now
+  double dwell_left_s = 0;
+  std::vector<GateReading> gates;
+  std::vector<std::pair<std::string, double>> lag_p99_ms;  // per datastore
+};
+
+class MigrationController {
+ public:
+  // REQUIRES: `plan` and `journal` outlive the controller.
+  MigrationController(const Plan& plan, Journal& journal, ControllerOptions options);
+  ~MigrationController();
+
+  // Checks, touching nothing, that every datastore URI logs in, that the HAProxy runtime API
+  // answers at admin level with the backend and every named server present, that every probe
+  // answers 2xx and the log address can be bound.
+  // Errors: the first problem, naming what and how to fix it (kConnectionFailed,
+  // kAuthenticationFailed, kNotFound, kPermissionDenied, ...).
+  engine::Status Preflight();
+
+  // Runs (or, with options.resume, continues) the plan. Takes the journal's controller lock.
+  // Errors (nothing touched unless said): kFailedPrecondition when another controller holds the
+  // lock, when an unfinished run exists and resume is off ("run #N is unfinished at step S;
+  // continue it with --resume"), or when resume is on and there is nothing to resume; journal
+  // errors.
+  engine::Result<RunResult> Run();
+
+  LiveStatus live_status() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::orchestration

@@ -1,0 +1,139 @@
+#include "orchestration/run_steps.h"
+
+#include <sstream>
+
+namespace tandem::orchestration {
+namespace {
+
+std::string TrafficGateText(const Plan& plan) {
+  const TrafficPlan& traffic = *plan.traffic;
+  std::ostringstream out;
+  out << "for " << FormatDuration(traffic.dwell) << ", evaluated every 250 ms, with at least "
+      << traffic.min_requests << " requests at the new servers: new's 5xx rate <= min(old's in the "
+      << "same window, baseline's) + " << traffic.max_error_rate_increase
+      << "; new's median and p95 response time <= baseline's x " << 1 + traffic.max_latency_increase
+      << " + " << FormatDuration(traffic.latency_slack);
+  if (!traffic.probes.empty()) {
+    out << "; every probe answers 2xx";
+  }
+  for (const DatastorePlan& datastore : plan.datastores) {
+    out << "; lag p99 of " << datastore.name << " < " << FormatDuration(datastore.max_lag)
+        << " and a full verify of it consistent";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<RunStep> ExpandPlan(const Plan& plan) {
+  std::vector<RunStep> steps;
+  const bool has_traffic = plan.traffic.has_value();
+
+  RunStep assessment;
+  assessment.phase = Phase::kAssessment;
+  assessment.kind = StepKind::kAssessment;
+  assessment.name = "assessment";
+  assessment.action = "inspect every datastore pair (tandem inspect)";
+  if (has_traffic) {
+    assessment.action +=
+        " and check that HAProxy backend " + plan.traffic->backend + " has every named server, up";
+  }
+  assessment.gate = "no blocker";
+  assessment.inverse = "none needed: reads only";
+  steps.push_back(assessment);
+
+  if (!plan.datastores.empty()) {
+    RunStep provisioning;
+    provisioning.phase = Phase::kProvisioning;
+    provisioning.kind = StepKind::kProvisioning;
+    provisioning.name = "provisioning";
+    provisioning.action =
+        "compare every target's schema with its source's; measure round trip to each target";
+    provisioning.gate = "no blocking difference";
+    provisioning.inverse = "none needed: reads only";
+    steps.push_back(provisioning);
+  }
+
+  for (const DatastorePlan& datastore : plan.datastores) {
+    RunStep sync;
+    sync.phase = Phase::kSync;
+    sync.kind = StepKind::kSync;
+    sync.name = "sync " + datastore.name;
+    sync.datastore = &datastore;
+    sync.action = "start streaming " + datastore.source_uri_redacted + " -> " +
+                  datastore.target_uri_redacted +
+                  " (tandem sync, supervised) and wait for the copy";
+    sync.gate = "lag p99 < " + FormatDuration(datastore.max_lag) + " continuously for " +
+                FormatDuration(datastore.lag_for) + ", then a full verify consistent";
+    sync.inverse = "stop the stream (the target keeps what was copied; the checkpoint resumes it)";
+    steps.push_back(sync);
+  }
+
+  if (has_traffic) {
+    const TrafficPlan& traffic = *plan.traffic;
+    RunStep baseline;
+    baseline.phase = Phase::kTraffic;
+    baseline.kind = StepKind::kBaseline;
+    baseline.name = "baseline";
+    baseline.action = "send every request of backend " + traffic.backend +
+                      " to the old servers and measure their 5xx rate and response times for " +
+                      FormatDuration(traffic.baseline);
+    baseline.gate = "HAProxy answers; the old servers take requests";
+    baseline.inverse = "none needed: traffic stays on the old servers";
+    steps.push_back(baseline);
+    int previous = 0;
+    for (int percent : traffic.steps) {
+      RunStep step;
+      step.phase = Phase::kTraffic;
+      step.kind = StepKind::kTraffic;
+      step.name = "traffic " + std::to_string(percent) + "%";
+      step.traffic_percent = percent;
+      step.previous_percent = previous;
+      step.action = "set server weights so the new servers receive " + std::to_string(percent) +
+                    "% of requests, and read them back";
+      step.gate = TrafficGateText(plan);
+      step.inverse = "weights back to every request on the old servers (within a second)";
+      steps.push_back(step);
+      previous = percent;
+    }
+  }
+  return steps;
+}
+
+std::string DescribeSteps(const Plan& plan, const std::vector<RunStep>& steps) {
+  std::ostringstream out;
+  out << "plan " << plan.name << " (" << plan.path << "), journal " << plan.journal_path << "\n";
+  Phase current{};
+  bool first = true;
+  int number = 0;
+  for (const RunStep& step : steps) {
+    if (first || step.phase != current) {
+      current = step.phase;
+      first = false;
+      out << "\nphase " << static_cast<int>(step.phase) << " - " << PhaseName(step.phase);
+      for (Phase approved : plan.approve) {
+        if (approved == step.phase) {
+          out << " (waits for `tandem approve " << plan.path << "`)";
+        }
+      }
+      out << "\n";
+    }
+    ++number;
+    out << "  " << number << ". " << step.name << "\n"
+        << "     action:  " << step.action << "\n"
+        << "     gate:    " << step.gate << "\n"
+        << "     inverse: " << step.inverse << "\n";
+  }
+  const bool later_phases = plan.dns.has_value();
+  bool any_writer = false;
+  for (const DatastorePlan& datastore : plan.datastores) {
+    any_writer = any_writer || datastore.writer.has_value();
+  }
+  if (later_phases || any_writer) {
+    out << "\nphases 5 (cutover) and 6 (monitor) are not run by this version of tandem: the run "
+           "ends with traffic at the new servers and the streams running.\n";
+  }
+  return out.str();
+}
+
+}  // namespace tandem::orchestration

@@ -1,0 +1,47 @@
+// File: orchestration/run_steps.h
+//
+// The steps a plan expands to, in order: what `tandem run --dry-run` prints and the order the
+// controller follows. Each step names its action, its gate and its inverse, in words an operator
+// reads before approving a run. Phases without work in the plan have no steps (a plan without
+// [traffic] has no phase 4).
+//
+//   phase 1 assessment     "assessment"            inspect every datastore pair, HAProxy servers
+//   phase 2 provisioning   "provisioning"          schema and configuration of every target
+//   phase 3 sync           "sync <datastore>"      stream started, copy done, lag and verify gates
+//   phase 4 traffic        "baseline"              every request to old; old servers measured
+//                          "traffic <p>%"          new servers receive p% of requests; dwell gated
+//
+// Steps are idempotent: running a done step again changes nothing, so replay after a crash is
+// safe. The step name is its identity in the journal.
+//
+// Thread safety: value types and pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "orchestration/plan.h"
+
+namespace tandem::orchestration {
+
+enum class StepKind { kAssessment, kProvisioning, kSync, kBaseline, kTraffic };
+
+struct RunStep {
+  Phase phase = Phase::kAssessment;
+  StepKind kind = StepKind::kAssessment;
+  std::string name;          // unique within the plan: "sync orders", "traffic 25%"
+  std::string action;        // one sentence
+  std::string gate;          // one sentence: what must hold, for how long, with which thresholds
+  std::string inverse;       // one sentence: how the step is undone
+  int traffic_percent = 0;   // kTraffic: the share of requests at the new servers
+  int previous_percent = 0;  // kTraffic: the share before this step (0 for the first)
+  const DatastorePlan* datastore = nullptr;  // kSync: points into the plan
+};
+
+// REQUIRES: `plan` outlives the result (steps point into it).
+std::vector<RunStep> ExpandPlan(const Plan& plan);
+
+// The steps as text, one block per phase, for --dry-run.
+std::string DescribeSteps(const Plan& plan, const std::vector<RunStep>& steps);
+
+}  // namespace tandem::orchestration
