@@ -111,6 +111,26 @@ engine::Status ProbeOnce(const std::string& url, milliseconds timeout) {
   return engine::Status::Ok();
 }
 
+// "<datastore>: <message> (fix: <fix>)" for each finding, appended to `into`.
+void AppendBlockers(const std::string& datastore, const std::vector<engine::Finding>& findings,
+                    std::vector<std::string>* into) {
+  for (const engine::Finding& finding : findings) {
+    into->push_back(datastore + ": " + finding.message + " (fix: " + finding.fix + ")");
+  }
+}
+
+// Records the blockers in the step's detail and, when there is one, stops the step naming the
+// first: "<what> found N <noun>; first: ...".
+void StopOnBlockers(const std::vector<std::string>& blockers, const std::string& what,
+                    const std::string& noun, StepResult* result) {
+  result->detail["blockers"] = blockers;
+  if (!blockers.empty()) {
+    result->outcome = Outcome::kStopped;
+    result->message = what + " found " + std::to_string(blockers.size()) + " " + noun +
+                      "; first: " + blockers.front();
+  }
+}
+
 nlohmann::json ProgressJson(const StreamProgress& progress) {
   nlohmann::json json = {
       {"state", StreamStateName(progress.state)},  {"copied", progress.copied},
@@ -346,9 +366,7 @@ struct MigrationController::Impl {
       if (!report.ok()) return report.status();
       nlohmann::json json = report->ToJson();
       json["datastore"] = datastore.name;
-      for (const engine::Finding& finding : report->blockers) {
-        blockers.push_back(datastore.name + ": " + finding.message + " (fix: " + finding.fix + ")");
-      }
+      AppendBlockers(datastore.name, report->blockers, &blockers);
       pairs.push_back(std::move(json));
     }
     result.detail["datastores"] = pairs;
@@ -374,12 +392,7 @@ struct MigrationController::Impl {
       for (const std::string& name : plan.traffic->new_servers) check(name);
       result.detail["haproxy"] = servers;
     }
-    result.detail["blockers"] = blockers;
-    if (!blockers.empty()) {
-      result.outcome = Outcome::kStopped;
-      result.message = "assessment found " + std::to_string(blockers.size()) +
-                       " blocker(s); first: " + blockers.front();
-    }
+    StopOnBlockers(blockers, "assessment", "blocker(s)", &result);
     return result;
   }
 
@@ -399,10 +412,7 @@ struct MigrationController::Impl {
         engine::Assessment schema;
         engine::Status compared = CompareSchemas(*source_sql, *target_sql, &schema);
         if (!compared.ok()) return compared;
-        for (const engine::Finding& finding : schema.blockers) {
-          blockers.push_back(datastore.name + ": " + finding.message + " (fix: " + finding.fix +
-                             ")");
-        }
+        AppendBlockers(datastore.name, schema.blockers, &blockers);
         entry["schema_blockers"] = schema.blockers;
         entry["schema_warnings"] = schema.warnings;
       }
@@ -417,12 +427,7 @@ struct MigrationController::Impl {
       datastores.push_back(std::move(entry));
     }
     result.detail["datastores"] = datastores;
-    result.detail["blockers"] = blockers;
-    if (!blockers.empty()) {
-      result.outcome = Outcome::kStopped;
-      result.message = "provisioning checks found " + std::to_string(blockers.size()) +
-                       " blocking difference(s); first: " + blockers.front();
-    }
+    StopOnBlockers(blockers, "provisioning checks", "blocking difference(s)", &result);
     return result;
   }
 
@@ -587,7 +592,7 @@ struct MigrationController::Impl {
     return engine::Status::Ok();
   }
 
-  engine::Result<StepResult> RunBaseline(const RunStep& step, StepRecord& record) {
+  engine::Result<StepResult> RunBaseline(const RunStep& step) {
     StepResult result;
     engine::Status monitor = EnsureTrafficMonitor();
     if (!monitor.ok()) return monitor;
@@ -622,7 +627,6 @@ struct MigrationController::Impl {
     }
     baseline = measured;
     result.detail["baseline"] = measured.ToJson();
-    (void)record;
     return result;
   }
 
@@ -824,7 +828,7 @@ struct MigrationController::Impl {
       case StepKind::kSync:
         return RunSync(step, record);
       case StepKind::kBaseline:
-        return RunBaseline(step, record);
+        return RunBaseline(step);
       case StepKind::kTraffic:
         return RunTraffic(step, record);
     }

@@ -81,20 +81,17 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
     baseline.gate = "HAProxy answers; the old servers take requests";
     baseline.inverse = "none needed: traffic stays on the old servers";
     steps.push_back(baseline);
-    int previous = 0;
     for (int percent : traffic.steps) {
       RunStep step;
       step.phase = Phase::kTraffic;
       step.kind = StepKind::kTraffic;
       step.name = "traffic " + std::to_string(percent) + "%";
       step.traffic_percent = percent;
-      step.previous_percent = previous;
       step.action = "set server weights so the new servers receive " + std::to_string(percent) +
                     "% of requests, and read them back";
       step.gate = TrafficGateText(plan);
       step.inverse = "weights back to every request on the old servers (within a second)";
       steps.push_back(step);
-      previous = percent;
     }
   }
   return steps;

@@ -29,12 +29,11 @@ enum class StepKind { kAssessment, kProvisioning, kSync, kBaseline, kTraffic };
 struct RunStep {
   Phase phase = Phase::kAssessment;
   StepKind kind = StepKind::kAssessment;
-  std::string name;          // unique within the plan: "sync orders", "traffic 25%"
-  std::string action;        // one sentence
-  std::string gate;          // one sentence: what must hold, for how long, with which thresholds
-  std::string inverse;       // one sentence: how the step is undone
-  int traffic_percent = 0;   // kTraffic: the share of requests at the new servers
-  int previous_percent = 0;  // kTraffic: the share before this step (0 for the first)
+  std::string name;         // unique within the plan: "sync orders", "traffic 25%"
+  std::string action;       // one sentence
+  std::string gate;         // one sentence: what must hold, for how long, with which thresholds
+  std::string inverse;      // one sentence: how the step is undone
+  int traffic_percent = 0;  // kTraffic: the share of requests at the new servers
   const DatastorePlan* datastore = nullptr;  // kSync: points into the plan
 };
 
