@@ -17,6 +17,7 @@
 #include "orchestration/inspection.h"
 #include "orchestration/latency_gate.h"
 #include "orchestration/probe_gate.h"
+#include "orchestration/provisioning_check.h"
 #include "orchestration/traffic_monitor.h"
 #include "orchestration/traffic_weights.h"
 
@@ -34,6 +35,8 @@ constexpr auto kLagGateGrace = std::chrono::minutes(10);
 constexpr auto kJournalEvery = std::chrono::seconds(1);
 // Between two gate samples kept in the journal's time series (bounded: 8,640 a day).
 constexpr auto kSampleEvery = std::chrono::seconds(10);
+// How long phase 2 measures round trips per second to each target.
+constexpr auto kThroughputProbe = std::chrono::milliseconds(500);
 // A phase-4 gate measured once and then not measurable for this long counts as failing.
 constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 // Between two full verifications of a datastore during a traffic step.
@@ -357,6 +360,7 @@ struct MigrationController::Impl {
     StepResult result;
     nlohmann::json pairs = nlohmann::json::array();
     std::vector<std::string> blockers;
+    std::vector<std::string> warnings;
     for (const DatastorePlan& datastore : plan.datastores) {
       auto source = options.ports.open_database(datastore.source);
       if (!source.ok()) return source.status();
@@ -367,6 +371,11 @@ struct MigrationController::Impl {
       nlohmann::json json = report->ToJson();
       json["datastore"] = datastore.name;
       AppendBlockers(datastore.name, report->blockers, &blockers);
+      // Warnings let the run go on: among them the accounts that would write through the
+      // cutover's read-only freeze (mysql_read_only_bypass, postgres_superuser_login).
+      for (const engine::Finding& finding : report->warnings) {
+        warnings.push_back(datastore.name + ": " + finding.message);
+      }
       pairs.push_back(std::move(json));
     }
     result.detail["datastores"] = pairs;
@@ -392,6 +401,14 @@ struct MigrationController::Impl {
       for (const std::string& name : plan.traffic->new_servers) check(name);
       result.detail["haproxy"] = servers;
     }
+    result.detail["warnings"] = warnings;
+    for (const std::string& warning : warnings) {
+      Emit({{"phase", 1},
+            {"phase_name", "assessment"},
+            {"step", "assessment"},
+            {"state", "warning"},
+            {"message", warning}});
+    }
     StopOnBlockers(blockers, "assessment", "blocker(s)", &result);
     return result;
   }
@@ -416,6 +433,16 @@ struct MigrationController::Impl {
         entry["schema_blockers"] = schema.blockers;
         entry["schema_warnings"] = schema.warnings;
       }
+      // The settings that change what the data means or how applications behave.
+      auto source_facts = (*source)->Assess(engine::Role::kSource);
+      if (!source_facts.ok()) return source_facts.status();
+      auto target_facts = (*target)->Assess(engine::Role::kTarget);
+      if (!target_facts.ok()) return target_facts.status();
+      engine::Assessment settings;
+      CompareSettings(datastore.source.engine, source_facts->facts, target_facts->facts, &settings);
+      AppendBlockers(datastore.name, settings.blockers, &blockers);
+      entry["setting_blockers"] = settings.blockers;
+      entry["setting_warnings"] = settings.warnings;
       std::vector<double> round_trips;
       for (int i = 0; i < 5; ++i) {
         auto ping = (*target)->Ping();
@@ -424,6 +451,17 @@ struct MigrationController::Impl {
       }
       std::sort(round_trips.begin(), round_trips.end());
       entry["target_round_trip_ms"] = round_trips[round_trips.size() / 2];
+      // A short throughput probe: round trips to the target in kThroughputProbe, one at a time
+      // (what one applier connection can do at best over this network path).
+      int64_t trips = 0;
+      const auto probe_start = Clock::now();
+      while (Clock::now() - probe_start < kThroughputProbe) {
+        auto ping = (*target)->Ping();
+        if (!ping.ok()) return ping.status();
+        ++trips;
+      }
+      const double probe_s = std::chrono::duration<double>(Clock::now() - probe_start).count();
+      entry["target_round_trips_per_second"] = static_cast<double>(trips) / probe_s;
       datastores.push_back(std::move(entry));
     }
     result.detail["datastores"] = datastores;

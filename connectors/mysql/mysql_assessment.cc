@@ -479,6 +479,58 @@ const std::vector<std::string>& AssessedVariables() {
   return kVariables;
 }
 
+// Privileges that let an account write while read_only=ON: what a cutover's write freeze would
+// not stop. MariaDB 10.11 moved it from SUPER to READ ONLY ADMIN; MySQL lets SUPER and
+// CONNECTION_ADMIN through (super_read_only stops them, but the freeze cannot count on it).
+bool BypassesReadOnly(const AssessmentInput& input, const std::string& privilege) {
+  if (privilege == "READ ONLY ADMIN") {
+    return true;
+  }
+  if (privilege == "SUPER") {
+    return !input.is_mariadb || input.version_number < kMariaDbReadOnlyAdminSplit;
+  }
+  return !input.is_mariadb && privilege == "CONNECTION_ADMIN";
+}
+
+bool IsAdministrativeAccount(const std::string& grantee) {
+  static const std::set<std::string> kAccounts = {
+      "'root'@'localhost'", "'mariadb.sys'@'localhost'", "'mysql.sys'@'localhost'",
+      "'mysql.session'@'localhost'", "'mysql.infoschema'@'localhost'"};
+  return kAccounts.count(grantee) != 0;
+}
+
+// Application accounts that would write through the read-only freeze at cutover (warnings: the
+// run goes on, the operator decides).
+void CheckReadOnlyBypass(const AssessmentInput& input, Assessment* assessment) {
+  const std::string own = input.account.Quoted();
+  json accounts = json::array();
+  std::map<std::string, std::vector<std::string>> by_grantee;
+  for (const auto& [grantee, privilege] : input.read_only_bypass_grants) {
+    if (BypassesReadOnly(input, privilege)) {
+      by_grantee[grantee].push_back(privilege);
+    }
+  }
+  for (const auto& [grantee, privileges] : by_grantee) {
+    std::string list;
+    for (const std::string& privilege : privileges) {
+      list += (list.empty() ? "" : ", ") + privilege;
+    }
+    accounts.push_back(grantee + " (" + list + ")");
+    if (grantee == own || IsAdministrativeAccount(grantee)) {
+      // tandem's own account must write and serves no application; the local root and the
+      // server's system accounts are the administrator's.
+      continue;
+    }
+    assessment->Warn("mysql_read_only_bypass", grantee,
+                     "account " + grantee + " holds " + list +
+                         ", which writes through read_only: if an application uses it, the "
+                         "cutover's write freeze will not stop its writes",
+                     "REVOKE " + list + " ON *.* FROM " + grantee +
+                         "; or make sure no application connects with it during the cutover");
+  }
+  assessment->facts["read_only_bypass_accounts"] = std::move(accounts);
+}
+
 Assessment EvaluateMySqlAssessment(const AssessmentInput& input) {
   Assessment assessment;
   AddFacts(input, &assessment);
@@ -487,6 +539,7 @@ Assessment EvaluateMySqlAssessment(const AssessmentInput& input) {
     CheckSourceBinlog(input, &assessment);
     CheckSourceTables(input, &assessment);
     CheckSourcePrivileges(input, &assessment);
+    CheckReadOnlyBypass(input, &assessment);
   } else {
     CheckTarget(input, &assessment);
   }
@@ -538,6 +591,26 @@ Result<Assessment> AssessMySql(MySqlConnection& connection, Role role) {
           input.binlog_position = std::atoll(status->front()[1].value_or("-1").c_str());
         }
         break;
+      }
+    }
+  }
+
+  if (role == Role::kSource) {
+    // Who could write through the cutover's read-only freeze. Visible for other accounts only to
+    // a user that may read the grant tables; a refusal leaves the list empty, not an error.
+    Result<TextRows> holders = connection.QueryText(
+        "SELECT GRANTEE, PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE "
+        "PRIVILEGE_TYPE IN ('SUPER', 'READ ONLY ADMIN', 'READ_ONLY ADMIN', 'CONNECTION_ADMIN') "
+        "ORDER BY GRANTEE",
+        "reading which accounts may write through read_only");
+    if (holders.ok()) {
+      for (const TextRow& row : *holders) {
+        if (row.size() >= 2 && row[0] && row[1]) {
+          // MariaDB spells it READ_ONLY ADMIN here, READ ONLY ADMIN in GRANT statements.
+          const std::string privilege =
+              *row[1] == "READ_ONLY ADMIN" ? std::string("READ ONLY ADMIN") : *row[1];
+          input.read_only_bypass_grants.emplace_back(*row[0], privilege);
+        }
       }
     }
   }

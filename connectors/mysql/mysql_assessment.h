@@ -71,6 +71,11 @@ struct AssessmentInput {
   // From SHOW MASTER STATUS when available.
   std::string binlog_file;
   int64_t binlog_position = -1;
+  // Source only: (grantee, privilege) rows of information_schema.USER_PRIVILEGES for the
+  // privileges that write through read_only (SUPER, READ ONLY ADMIN, CONNECTION_ADMIN). The
+  // server shows other accounts' rows only to a user allowed to read mysql.global_priv/user, so
+  // the list may hold only the user's own.
+  std::vector<std::pair<std::string, std::string>> read_only_bypass_grants;
 };
 
 // The global variables AssessMySql reads.

@@ -32,7 +32,8 @@ SELECT pg_catalog.current_setting('server_version'),
        pg_catalog.pg_encoding_to_char(d.encoding),
        pg_catalog.current_setting('default_transaction_read_only'),
        EXISTS (SELECT 1 FROM pg_catalog.pg_namespace
-               WHERE nspname = 'public' AND pg_catalog.has_schema_privilege(oid, 'CREATE'))
+               WHERE nspname = 'public' AND pg_catalog.has_schema_privilege(oid, 'CREATE')),
+       d.datcollate::text, d.datctype::text, pg_catalog.current_setting('TimeZone')
 FROM pg_catalog.pg_roles r, pg_catalog.pg_database d
 WHERE r.rolname = current_user AND d.datname = pg_catalog.current_database())sql";
 
@@ -96,6 +97,9 @@ struct Session {
   std::string encoding;
   bool read_only = false;
   bool create_on_public = false;
+  std::string collate;    // the database's LC_COLLATE
+  std::string ctype;      // and LC_CTYPE
+  std::string time_zone;  // the TimeZone setting in force for this database and user
 };
 
 struct TableRow {
@@ -147,7 +151,36 @@ Result<Session> ReadSession(PostgresConnection& connection) {
   session.encoding = result.String(0, 9);
   session.read_only = result.View(0, 10) == "on";
   session.create_on_public = result.Bool(0, 11);
+  session.collate = result.String(0, 12);
+  session.ctype = result.String(0, 13);
+  session.time_zone = result.String(0, 14);
   return session;
+}
+
+// Superusers that can log in, other than tandem's own and the bootstrap superuser (oid 10, the
+// administrator's "postgres"): a cutover's freeze
+// (default_transaction_read_only plus ending write sessions) does not bind them, since a
+// superuser may change any setting back. pg_roles is readable by every role.
+Status CheckSuperuserLogins(PostgresConnection& connection, Assessment* assessment) {
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult result,
+      connection.Query("reading which roles are superusers",
+                       "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolsuper AND "
+                       "rolcanlogin AND rolname <> current_user AND oid <> 10 ORDER BY 1"));
+  json roles = json::array();
+  for (int row = 0; row < result.rows(); ++row) {
+    const std::string role = result.String(row, 0);
+    roles.push_back(role);
+    assessment->Warn("postgres_superuser_login", "role " + role,
+                     "role " + role +
+                         " is a superuser that can log in: if an application uses it, the "
+                         "cutover's read-only freeze will not stop its writes",
+                     "ALTER ROLE " + QuoteIdentifier(role) +
+                         " NOSUPERUSER; or make sure no application connects with it during the "
+                         "cutover");
+  }
+  assessment->facts["superuser_logins"] = std::move(roles);
+  return Status::Ok();
 }
 
 Result<std::map<std::string, std::string>> ReadSettings(PostgresConnection& connection) {
@@ -455,6 +488,9 @@ Result<Assessment> AssessPostgres(PostgresConnection& connection, Role role) {
   facts["database"] = session.database;
   facts["database_bytes"] = session.database_bytes;
   facts["encoding"] = session.encoding;
+  facts["collate"] = session.collate;
+  facts["ctype"] = session.ctype;
+  facts["time_zone"] = session.time_zone;
   facts["in_recovery"] = session.in_recovery;
   json settings_fact = json::object();
   for (const auto& [name, value] : settings) {
@@ -476,6 +512,7 @@ Result<Assessment> AssessPostgres(PostgresConnection& connection, Role role) {
   if (role == Role::kSource) {
     CheckSource(session, settings, tables, &assessment);
     TANDEM_RETURN_IF_ERROR(CheckSlotsAndSenders(connection, settings, session, &assessment));
+    TANDEM_RETURN_IF_ERROR(CheckSuperuserLogins(connection, &assessment));
   } else {
     CheckTarget(session, settings, tables, &assessment);
   }

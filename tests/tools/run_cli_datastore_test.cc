@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/harness/files.h"
 #include "tests/harness/mariadb_server.h"
 #include "tests/harness/redis_server.h"
 #include "tests/harness/shared_servers.h"
@@ -265,6 +266,65 @@ TEST(RunCliDatastores, ARowChangedOnTheTargetDuringTrafficStopsTheRun) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find("id=7"), std::string::npos) << log;
+}
+
+// Phase 2: a target whose settings differ from the source's stops the run before any stream
+// starts, naming the setting and the statement that fixes it.
+TEST(RunCliDatastores, ATargetWhoseSqlModeDiffersStopsAtProvisioningWithTheFix) {
+  TempDir dir("tandem-run-settings");
+  auto source = MariaDbServer::Start(dir.path());
+  auto target = MariaDbServer::Start(dir.path());
+  source->Execute("CREATE DATABASE shop");
+  target->Execute("CREATE DATABASE shop");
+  source->Execute("CREATE TABLE shop.items (id INT PRIMARY KEY, qty INT NOT NULL)");
+  target->Execute("SET GLOBAL sql_mode = 'ANSI_QUOTES'");
+  const std::string source_mode = source->QueryScalar("SELECT @@GLOBAL.sql_mode").value_or("");
+  const std::string plan = WritePlan(
+      dir.path(), "shop.toml",
+      "name = \"shop\"\n\n" + DatastoreToml("orders", source->Uri("shop"), target->Uri("shop")));
+  CommandOutcome outcome = RunTandem({"run", plan}, {}, seconds(120));
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.out << outcome.err;
+  EXPECT_EQ(LineCount(outcome.err), 1) << outcome.err;
+  EXPECT_NE(outcome.err.find("provisioning checks found"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("sql_mode is ANSI_QUOTES on the target"), std::string::npos)
+      << outcome.err;
+  EXPECT_NE(outcome.err.find("SET GLOBAL sql_mode = '" + source_mode + "'"), std::string::npos)
+      << outcome.err;
+  nlohmann::json status = Status(plan);
+  ASSERT_FALSE(status.is_discarded());
+  EXPECT_EQ(status["state"], "failed");
+  EXPECT_EQ(status["steps"].back()["name"], "provisioning");
+  EXPECT_GT(status["steps"]
+                .back()["detail"]["datastores"][0]["target_round_trips_per_second"]
+                .get<double>(),
+            0.0);
+  EXPECT_TRUE(target->Query("SHOW TABLES FROM shop").empty()) << "phase 2 started a stream";
+}
+
+// Phase 1: application accounts that would write through the cutover's read-only freeze are
+// reported (as warnings: the run goes on).
+TEST(RunCliDatastores, AccountsThatWriteThroughReadOnlyAreReportedInTheAssessment) {
+  TempDir dir("tandem-run-bypass");
+  auto source = MariaDbServer::Start(dir.path());
+  auto target = MariaDbServer::Start(dir.path());
+  source->Execute("CREATE DATABASE shop");
+  target->Execute("CREATE DATABASE shop");
+  source->Execute("CREATE TABLE shop.items (id INT PRIMARY KEY, qty INT NOT NULL)");
+  source->Execute("CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret'");
+  source->Execute("GRANT READ ONLY ADMIN ON *.* TO 'app'@'%'");
+  const std::string plan = WritePlan(
+      dir.path(), "shop.toml",
+      "name = \"shop\"\n\n" + DatastoreToml("orders", source->Uri("shop"), target->Uri("shop")));
+  CommandOutcome outcome = RunTandem({"run", plan, "--format", "json"}, {}, seconds(180));
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
+  EXPECT_NE(outcome.out.find("account 'app'@'%' holds READ ONLY ADMIN"), std::string::npos)
+      << outcome.out;
+  nlohmann::json status = Status(plan);
+  ASSERT_FALSE(status.is_discarded());
+  const nlohmann::json& assessment = status["steps"][0];
+  EXPECT_EQ(assessment["name"], "assessment");
+  EXPECT_NE(assessment["detail"]["warnings"].dump().find("'app'@'%'"), std::string::npos)
+      << assessment.dump();
 }
 
 TEST(RunCliDatastores, ADatastoreThatRefusesTheLoginIsRefusedBeforeAnythingIsTouched) {

@@ -223,3 +223,47 @@ TEST(MySqlAssessmentRules, OldVersionWarns) {
 
 }  // namespace
 }  // namespace tandem::connectors::mysql
+
+namespace tandem::connectors::mysql {
+namespace {
+
+std::vector<std::string> BypassObjects(const AssessmentInput& input) {
+  std::vector<std::string> objects;
+  for (const engine::Finding& finding : EvaluateMySqlAssessment(input).warnings) {
+    if (finding.code == "mysql_read_only_bypass") objects.push_back(finding.object);
+  }
+  return objects;
+}
+
+TEST(MySqlAssessmentRules, AccountsThatWriteThroughReadOnlyAreWarnedAboutByVersion) {
+  AssessmentInput input = GoodSource();
+  input.read_only_bypass_grants = {{"'app'@'%'", "SUPER"},
+                                   {"'ops'@'%'", "READ ONLY ADMIN"},
+                                   {"'tandem'@'%'", "READ ONLY ADMIN"},  // tandem's own
+                                   {"'root'@'localhost'", "READ ONLY ADMIN"},
+                                   {"'conn'@'%'", "CONNECTION_ADMIN"}};
+  // MariaDB 10.11: only READ ONLY ADMIN writes through read_only.
+  EXPECT_EQ(BypassObjects(input), std::vector<std::string>{"'ops'@'%'"});
+  const Assessment assessment = EvaluateMySqlAssessment(input);
+  const engine::Finding* ops = FindCode(assessment.warnings, "mysql_read_only_bypass");
+  ASSERT_NE(ops, nullptr);
+  EXPECT_EQ(ops->fix,
+            "REVOKE READ ONLY ADMIN ON *.* FROM 'ops'@'%'; or make sure no application connects "
+            "with it during the cutover");
+  EXPECT_EQ(assessment.facts["read_only_bypass_accounts"].size(), 3u)
+      << assessment.facts["read_only_bypass_accounts"].dump();
+  // MariaDB 10.6: SUPER does.
+  input.version_number = 100611;
+  EXPECT_EQ(BypassObjects(input), (std::vector<std::string>{"'app'@'%'", "'ops'@'%'"}));
+  // MySQL: SUPER and CONNECTION_ADMIN.
+  input.is_mariadb = false;
+  input.version_number = 80036;
+  EXPECT_EQ(BypassObjects(input),
+            (std::vector<std::string>{"'app'@'%'", "'conn'@'%'", "'ops'@'%'"}));
+  // Targets are not asked.
+  input.role = Role::kTarget;
+  EXPECT_TRUE(BypassObjects(input).empty());
+}
+
+}  // namespace
+}  // namespace tandem::connectors::mysql
