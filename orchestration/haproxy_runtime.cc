@@ -391,6 +391,30 @@ engine::Result<std::string> HaproxyRuntime::Execute(const std::string& command) 
   return reply;
 }
 
+engine::Result<std::string> HaproxyRuntime::BalanceAlgorithm(const std::string& backend) const {
+  TANDEM_ASSIGN_OR_RETURN(std::string reply, Execute("show stat -1 2 -1"));
+  TANDEM_ASSIGN_OR_RETURN(StatCsv csv, StatCsv::Parse(reply, address_));
+  for (size_t row = 0; row < csv.rows(); ++row) {
+    TANDEM_ASSIGN_OR_RETURN(std::string_view pxname, csv.Field(row, "pxname"));
+    TANDEM_ASSIGN_OR_RETURN(std::string_view svname, csv.Field(row, "svname"));
+    if (pxname != backend || svname != "BACKEND") {
+      continue;
+    }
+    auto algo = csv.Field(row, "algo");
+    if (!algo.ok() || algo->empty()) {
+      return engine::FailedPrecondition("HAProxy at " + address_ +
+                                        " does not report the balance algorithm of backend " +
+                                        backend +
+                                        " (`show stat` has no algo, or shows it only to a "
+                                        "socket at level operator or admin); declare the stats "
+                                        "socket with level admin");
+    }
+    return std::string(*algo);
+  }
+  return engine::NotFound("HAProxy has no backend " + backend + " (runtime API at " + address_ +
+                          "); check the backend name against haproxy.cfg");
+}
+
 engine::Result<std::vector<HaproxyServerStats>> HaproxyRuntime::ShowStat(
     const std::string& backend) const {
   TANDEM_ASSIGN_OR_RETURN(std::string reply, Execute("show stat -1 4 -1"));

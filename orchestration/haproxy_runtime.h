@@ -5,10 +5,11 @@
 // non-interactive mode, reads the reply until HAProxy closes, and closes; every step has a
 // timeout, so an HAProxy that stops answering surfaces as kTimeout, never as a hang.
 //
-// Commands used: `show stat` (CSV, `-1 4 -1`: servers only), `show servers state <backend>`,
-// `get weight <b>/<s>`, `set weight <b>/<s> <n>`, `set server <b>/<s> state ready|drain|maint`,
-// `shutdown sessions server <b>/<s>`. HAProxy answers a successful set with an empty reply and a
-// refusal with a line of text, which becomes kFailedPrecondition with that text.
+// Commands used: `show stat` (CSV; `-1 4 -1`: servers only, `-1 2 -1`: the backend line),
+// `show servers state <backend>`, `get weight <b>/<s>`, `set weight <b>/<s> <n>`, `set server
+// <b>/<s> state ready|drain|maint`, `shutdown sessions server <b>/<s>`. HAProxy answers a
+// successful set with an empty reply and a refusal with a line of text, which becomes
+// kFailedPrecondition with that text.
 //
 // Privileges: the socket must be declared with `level admin` (`set weight` needs it); a socket at
 // `level operator` or `user` refuses it with "Permission denied", which becomes kPermissionDenied
@@ -64,6 +65,12 @@ class HaproxyRuntime {
   // <backend>" when it has no server line for it; Execute's errors; kCorruption for a CSV it
   // cannot read.
   engine::Result<std::vector<HaproxyServerStats>> ShowStat(const std::string& backend) const;
+
+  // The load-balancing algorithm of `backend` (the `algo` column of its BACKEND line in `show
+  // stat`, e.g. "roundrobin", "static-rr", "leastconn", "source"; HAProxy 2.6 says "unknown" for
+  // `balance random`). Errors: kNotFound as ShowStat; kFailedPrecondition when the column is
+  // missing or empty (HAProxy fills it only for sockets at level operator or admin).
+  engine::Result<std::string> BalanceAlgorithm(const std::string& backend) const;
 
   // The current weight of one server (`get weight`: "N (initial M)").
   // Errors: kNotFound "HAProxy backend <b> has no server <s>" ; Execute's errors.

@@ -937,6 +937,25 @@ struct MigrationController::Impl {
                                   name + "; name the servers of haproxy.cfg in traffic.old/new");
         }
       }
+      // Weights set at run time must move the share of requests: `static-rr` accepts only 0% and
+      // 100% at run time and `first` ignores weights, so neither can run the traffic steps.
+      auto algorithm = runtime.BalanceAlgorithm(plan.traffic->backend);
+      if (!algorithm.ok()) return algorithm.status();
+      if (*algorithm == "static-rr" || *algorithm == "first") {
+        return engine::FailedPrecondition(
+            "HAProxy backend " + plan.traffic->backend + " balances with `" + *algorithm +
+            "`, which cannot take the weights of the traffic steps at run time; use `balance "
+            "roundrobin` (or leastconn or random) in haproxy.cfg");
+      }
+      // HAProxy 2.6 names `balance random` "unknown"; random honours weights.
+      if (*algorithm != "roundrobin" && *algorithm != "leastconn" && *algorithm != "random" &&
+          *algorithm != "unknown") {
+        Emit({{"state", "warning"},
+              {"message", "HAProxy backend " + plan.traffic->backend + " balances with `" +
+                              *algorithm +
+                              "`, a hash: the new servers' share follows the keys, not the "
+                              "weights, so a step's share can differ from its percentage"}});
+      }
       for (const std::string& url : plan.traffic->probes) {
         engine::Status probed = ProbeOnce(url, milliseconds(2000));
         if (!probed.ok()) return probed;

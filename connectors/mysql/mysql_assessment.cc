@@ -123,6 +123,17 @@ void AddFacts(const AssessmentInput& input, Assessment* assessment) {
       }
     }
   }
+  if (input.time_zone_offsets_minutes) {
+    facts["time_zone_offsets_minutes"] = {input.time_zone_offsets_minutes->first,
+                                          input.time_zone_offsets_minutes->second};
+  }
+  if (!input.database.empty()) {
+    facts["database"] = input.database;
+  }
+  if (!input.database_charset.empty()) {
+    facts["database_charset"] = input.database_charset;
+    facts["database_collation"] = input.database_collation;
+  }
   const int64_t retention = BinlogRetentionSeconds(input);
   facts["binlog_retention_seconds"] = retention;
   facts["binlogs_purged_automatically"] = retention > 0;
@@ -502,6 +513,16 @@ bool IsAdministrativeAccount(const std::string& grantee) {
 // Application accounts that would write through the read-only freeze at cutover (warnings: the
 // run goes on, the operator decides).
 void CheckReadOnlyBypass(const AssessmentInput& input, Assessment* assessment) {
+  if (!input.other_accounts_visible) {
+    assessment->Warn("mysql_read_only_bypass_unknown", input.account.Quoted(),
+                     "tandem's account cannot see other accounts' privileges, so it cannot tell "
+                     "which accounts would write through the cutover's read-only freeze",
+                     std::string("GRANT SELECT ON ") +
+                         (input.is_mariadb ? "mysql.global_priv" : "mysql.user") + " TO " +
+                         input.account.Quoted());
+    assessment->facts["read_only_bypass_accounts"] = nullptr;
+    return;
+  }
   const std::string own = input.account.Quoted();
   json accounts = json::array();
   std::map<std::string, std::vector<std::string>> by_grantee;
@@ -516,9 +537,11 @@ void CheckReadOnlyBypass(const AssessmentInput& input, Assessment* assessment) {
       list += (list.empty() ? "" : ", ") + privilege;
     }
     accounts.push_back(grantee + " (" + list + ")");
-    if (grantee == own || IsAdministrativeAccount(grantee)) {
+    if (grantee == own || IsAdministrativeAccount(grantee) ||
+        input.accounts_without_network_login.count(grantee) != 0) {
       // tandem's own account must write and serves no application; the local root and the
-      // server's system accounts are the administrator's.
+      // server's system accounts are the administrator's; an account that cannot log in over the
+      // network serves no application either.
       continue;
     }
     assessment->Warn("mysql_read_only_bypass", grantee,
@@ -595,9 +618,62 @@ Result<Assessment> AssessMySql(MySqlConnection& connection, Role role) {
     }
   }
 
+  // The zone's offsets in winter and summer: compares zones by what they do, whatever their names
+  // (SYSTEM, +00:00, UTC). NULL when the server cannot convert to the zone.
+  Result<TextRows> offsets = connection.QueryText(
+      "SELECT TIMESTAMPDIFF(MINUTE, '2026-01-15 12:00:00', CONVERT_TZ('2026-01-15 12:00:00', "
+      "'+00:00', @@GLOBAL.time_zone)), TIMESTAMPDIFF(MINUTE, '2026-07-15 12:00:00', "
+      "CONVERT_TZ('2026-07-15 12:00:00', '+00:00', @@GLOBAL.time_zone))",
+      "reading the time zone's offsets");
+  if (offsets.ok() && !offsets->empty() && offsets->front().size() >= 2 && offsets->front()[0] &&
+      offsets->front()[1]) {
+    input.time_zone_offsets_minutes = std::make_pair(std::atoll(offsets->front()[0]->c_str()),
+                                                     std::atoll(offsets->front()[1]->c_str()));
+  }
+  if (!input.database.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(
+        auto schema_statement,
+        MySqlStatement::Prepare(connection,
+                                "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
+                                "information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                                "reading the database's default character set"));
+    TANDEM_ASSIGN_OR_RETURN(auto schema_rows,
+                            schema_statement->QueryAll({Value::Text(input.database)}));
+    if (!schema_rows.empty()) {
+      input.database_charset = TextOf(schema_rows.front()[0]);
+      input.database_collation = TextOf(schema_rows.front()[1]);
+    }
+  }
+
   if (role == Role::kSource) {
-    // Who could write through the cutover's read-only freeze. Visible for other accounts only to
-    // a user that may read the grant tables; a refusal leaves the list empty, not an error.
+    // Who could write through the cutover's read-only freeze. information_schema shows other
+    // accounts' rows only to a user that may read the grant table; without it the list is
+    // unknown (reported as such), not empty.
+    const std::string grant_table = input.is_mariadb ? "mysql.global_priv" : "mysql.user";
+    input.other_accounts_visible = connection
+                                       .QueryText("SELECT 1 FROM " + grant_table + " LIMIT 1",
+                                                  "checking that the grant table is readable")
+                                       .ok();
+    if (input.other_accounts_visible) {
+      // QUOTE() spells 'user'@'host' as information_schema's GRANTEE does.
+      const char* without_network_login =
+          input.is_mariadb
+              ? "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.global_priv WHERE "
+                "JSON_VALUE(Priv, '$.account_locked') = 'true' OR (JSON_VALUE(Priv, '$.plugin') "
+                "IN ('unix_socket', 'mysql_native_password') AND "
+                "JSON_VALUE(Priv, '$.authentication_string') = 'invalid') OR "
+                "(JSON_VALUE(Priv, '$.plugin') = 'unix_socket' AND "
+                "JSON_QUERY(Priv, '$.auth_or') IS NULL)"
+              : "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE "
+                "account_locked = 'Y'";
+      Result<TextRows> accounts =
+          connection.QueryText(without_network_login, "reading which accounts cannot log in");
+      if (accounts.ok()) {
+        for (const TextRow& row : *accounts) {
+          if (!row.empty() && row[0]) input.accounts_without_network_login.insert(*row[0]);
+        }
+      }
+    }
     Result<TextRows> holders = connection.QueryText(
         "SELECT GRANTEE, PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE "
         "PRIVILEGE_TYPE IN ('SUPER', 'READ ONLY ADMIN', 'READ_ONLY ADMIN', 'CONNECTION_ADMIN') "

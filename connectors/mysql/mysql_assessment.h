@@ -43,6 +43,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,20 @@ struct AssessmentInput {
   // server shows other accounts' rows only to a user allowed to read mysql.global_priv/user, so
   // the list may hold only the user's own.
   std::vector<std::pair<std::string, std::string>> read_only_bypass_grants;
+  // Whether read_only_bypass_grants can show other accounts' rows (the user may read
+  // mysql.global_priv on MariaDB, mysql.user on MySQL). When false the list is not reported.
+  bool other_accounts_visible = true;
+  // Accounts no application can use over the network ('user'@'host' as GRANTEE spells it):
+  // MariaDB accounts whose only ways in are unix_socket or an "invalid" password (Debian's
+  // 'root'@'localhost' and 'mysql'@'localhost'), and locked accounts.
+  std::set<std::string> accounts_without_network_login;
+  // The UTC offsets in minutes of the global time_zone on 15 January and 15 July (so zones with
+  // other daylight-saving rules differ); absent when the server cannot convert (named zone without
+  // the time zone tables).
+  std::optional<std::pair<int64_t, int64_t>> time_zone_offsets_minutes;
+  // The default character set and collation of the URI's database (information_schema.SCHEMATA);
+  // empty when the URI names none or the database does not exist yet.
+  std::string database_charset, database_collation;
 };
 
 // The global variables AssessMySql reads.

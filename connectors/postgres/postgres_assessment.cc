@@ -33,7 +33,11 @@ SELECT pg_catalog.current_setting('server_version'),
        pg_catalog.current_setting('default_transaction_read_only'),
        EXISTS (SELECT 1 FROM pg_catalog.pg_namespace
                WHERE nspname = 'public' AND pg_catalog.has_schema_privilege(oid, 'CREATE')),
-       d.datcollate::text, d.datctype::text, pg_catalog.current_setting('TimeZone')
+       d.datcollate::text, d.datctype::text,
+       (SELECT pg_catalog.split_part(o, '=', 2)
+        FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) o
+        WHERE s.setdatabase = d.oid AND s.setrole = 0
+          AND pg_catalog.lower(pg_catalog.split_part(o, '=', 1)) = 'timezone' LIMIT 1)
 FROM pg_catalog.pg_roles r, pg_catalog.pg_database d
 WHERE r.rolname = current_user AND d.datname = pg_catalog.current_database())sql";
 
@@ -97,9 +101,12 @@ struct Session {
   std::string encoding;
   bool read_only = false;
   bool create_on_public = false;
-  std::string collate;    // the database's LC_COLLATE
-  std::string ctype;      // and LC_CTYPE
-  std::string time_zone;  // the TimeZone setting in force for this database and user
+  std::string collate;  // the database's LC_COLLATE
+  std::string ctype;    // and LC_CTYPE
+  // The TimeZone applications get in this database: ALTER DATABASE ... SET timezone, else the
+  // server's configuration file, else the built-in GMT; empty when it cannot be read (the file's
+  // settings need pg_read_all_settings). Not current_setting: tandem's own sessions set UTC.
+  std::string time_zone;
 };
 
 struct TableRow {
@@ -154,6 +161,16 @@ Result<Session> ReadSession(PostgresConnection& connection) {
   session.collate = result.String(0, 12);
   session.ctype = result.String(0, 13);
   session.time_zone = result.String(0, 14);
+  if (session.time_zone.empty()) {
+    Result<PgResult> file = connection.Query(
+        "reading the server's TimeZone",
+        "SELECT COALESCE((SELECT setting FROM pg_catalog.pg_file_settings WHERE "
+        "pg_catalog.lower(name) = 'timezone' AND applied ORDER BY seqno DESC LIMIT 1), "
+        "(SELECT boot_val FROM pg_catalog.pg_settings WHERE name = 'TimeZone'))");
+    if (file.ok() && file->rows() == 1) {
+      session.time_zone = file->String(0, 0);
+    }
+  }
   return session;
 }
 

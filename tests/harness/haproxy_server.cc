@@ -81,7 +81,7 @@ void AppendBackend(std::ostringstream& cfg, const HaproxyBackendSpec& backend, b
       << "    default_backend " << backend.name << "\n"
       << "\nbackend " << backend.name << "\n"
       << "    mode " << mode << "\n"
-      << "    balance roundrobin\n";
+      << "    balance " << backend.balance << "\n";
   if (http) {
     // A request sent on a reused idle connection the server closed at the same moment is retried
     // on another connection; a 5xx answer is never retried.

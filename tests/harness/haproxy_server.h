@@ -9,7 +9,7 @@
 //              [log 127.0.0.1:<udp port> local0]                   (options.log_udp_port)
 //   defaults   timeouts connect/client/server 5 s, retries 3, log global
 //   per HTTP backend B:  frontend fe_B on 127.0.0.1:<free port>, mode http, option httplog,
-//              default_backend B; backend B, mode http, balance roundrobin,
+//              default_backend B; backend B, mode http, balance <balance> (roundrobin),
 //              retry-on conn-failure empty-response (a reused idle connection the server just
 //              closed is retried, never a 503 answer), one `server <name> <host:port> weight <w>`
 //              per server, without health checks unless `health_checks` (then `check inter 500`)
@@ -51,7 +51,8 @@ struct HaproxyServerEntry {
 struct HaproxyBackendSpec {
   std::string name;  // backend name, e.g. "app"; the frontend is "fe_<name>"
   std::vector<HaproxyServerEntry> servers;
-  bool health_checks = false;  // `check inter 500` on every server (TCP connect checks)
+  bool health_checks = false;          // `check inter 500` on every server (TCP connect checks)
+  std::string balance = "roundrobin";  // the `balance` line, e.g. "static-rr"
 };
 
 struct HaproxyOptions {

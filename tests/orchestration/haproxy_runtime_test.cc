@@ -244,6 +244,15 @@ TEST_F(HaproxyRuntimeTest, UnknownBackendOrServerIsNotFound) {
   auto stats = admin.ShowStat("no-such-backend");
   EXPECT_EQ(stats.status().code(), StatusCode::kNotFound) << stats.status().ToString();
   EXPECT_NE(stats.status().message().find("no-such-backend"), std::string::npos);
+
+  auto algorithm = admin.BalanceAlgorithm("no-such-backend");
+  EXPECT_EQ(algorithm.status().code(), StatusCode::kNotFound) << algorithm.status().ToString();
+}
+
+TEST_F(HaproxyRuntimeTest, BalanceAlgorithmIsTheBackendsBalanceLine) {
+  auto algorithm = Admin().BalanceAlgorithm("app");
+  ASSERT_TRUE(algorithm.ok()) << algorithm.status().ToString();
+  EXPECT_EQ(*algorithm, "roundrobin");
 }
 
 TEST_F(HaproxyRuntimeTest, MissingSocketIsConnectionFailedNamingThePath) {

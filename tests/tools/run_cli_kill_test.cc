@@ -82,7 +82,7 @@ TEST(RunCliKill, KillNineAtRandomMomentsThenResumeContinuesWhereItWasAndComplete
                                      "name = \"shop\"\n\n[[datastore]]\nname = \"" + database +
                                          "\"\nsource = \"" + servers->mysql_source_uri(database) +
                                          "\"\ntarget = \"" + servers->mysql_target_uri(database) +
-                                         "\"\nmax_lag = \"250ms\"\nlag_for = \"3s\"\n\n" +
+                                         "\"\nmax_lag = \"1s\"\nlag_for = \"3s\"\n\n" +
                                          rig.TrafficToml({{"dwell", "\"3s\""}}));
 
   ShareWatcher watcher(rig);

@@ -274,5 +274,22 @@ TEST(RunCli, BadInputIsRefusedWithOneLineAndTouchesNothing) {
   EXPECT_EQ(rig.WeightsText(), before);
 }
 
+// `balance static-rr` accepts only 0% and 100% as run-time weights: the preflight refuses the
+// backend before any weight moves, naming the algorithm and the fix.
+TEST(RunCli, ABackendThatCannotTakeRunTimeWeightsIsRefusedInThePreflight) {
+  TrafficRigOptions options;
+  options.balance = "static-rr";
+  TrafficRig rig(options);
+  const std::string before = rig.WeightsText();
+  const std::string plan = WritePlan(rig.dir(), "static.toml", TrafficOnlyPlan(rig, {}));
+  CommandOutcome outcome = RunTandem({"run", plan});
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
+  EXPECT_EQ(LineCount(outcome.err), 1) << outcome.err;
+  EXPECT_NE(outcome.err.find("static-rr"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("balance roundrobin"), std::string::npos) << outcome.err;
+  EXPECT_EQ(rig.WeightsText(), before);
+  EXPECT_FALSE(std::ifstream(rig.dir() + "/web.journal.db").good());
+}
+
 }  // namespace
 }  // namespace tandem::testing

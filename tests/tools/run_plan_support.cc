@@ -35,6 +35,7 @@ TrafficRig::TrafficRig(const TrafficRigOptions& options)
     : dir_(std::make_unique<TempDir>("tandem-run")) {
   HaproxyBackendSpec backend;
   backend.name = "app";
+  backend.balance = options.balance;
   for (int i = 1; i <= options.old_servers; ++i) {
     old_backends_.push_back(std::make_unique<TestHttpBackend>("app-old-" + std::to_string(i)));
     old_backends_.back()->Start();

@@ -32,6 +32,7 @@ struct TrafficRigOptions {
   int new_servers = 1;
   double requests_per_second = 400;
   int load_threads = 8;
+  std::string balance = "roundrobin";  // the backend's `balance` algorithm
 };
 
 class TrafficRig {

@@ -51,6 +51,13 @@ TEST_F(MySqlAssessmentTest, CorrectlyConfiguredPairHasNoBlockers) {
   EXPECT_TRUE(assessment.facts.contains("binlog_file"));
   EXPECT_EQ(assessment.facts["table_count"], 1);
   EXPECT_EQ(assessment.facts["tables"][0]["table"], source.name() + ".orders");
+  // What phase 2 compares: the zone by its offsets (the server converts to its own zone) and the
+  // database's defaults.
+  ASSERT_TRUE(assessment.facts["time_zone_offsets_minutes"].is_array())
+      << assessment.facts.dump();
+  EXPECT_TRUE(assessment.facts["time_zone_offsets_minutes"][1].is_number_integer());
+  EXPECT_FALSE(assessment.facts.value("database_charset", "").empty()) << assessment.facts.dump();
+  EXPECT_TRUE(assessment.facts["read_only_bypass_accounts"].is_array()) << assessment.facts.dump();
 
   ScratchDatabase target(*servers_, Side::kTarget, "mysql_assess_ok");
   const Assessment target_assessment = AssessOrThrow(target.uri(), Role::kTarget);

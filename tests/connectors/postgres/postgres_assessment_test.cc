@@ -128,6 +128,8 @@ TEST_F(PostgresAssessmentTest, CorrectlyConfiguredSharedPairIsReady) {
   EXPECT_EQ(facts["table_count"], 2);
   EXPECT_EQ(facts["tables_without_primary_key"], 1);
   EXPECT_GT(facts["database_bytes"].get<int64_t>(), 0);
+  // The server's zone (from its configuration), not the UTC tandem's sessions run in.
+  EXPECT_FALSE(facts.value("time_zone", "").empty()) << facts.dump();
   EXPECT_EQ(facts["database"], source.name());
   EXPECT_EQ(facts["replication"], true);
   EXPECT_TRUE(facts["replication_slots"].is_array());
