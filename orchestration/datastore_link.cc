@@ -26,6 +26,7 @@
 #include "checksum/redis_verifier.h"
 #include "checksum/verifier.h"
 #include "checksum/verify_report.h"
+#include "orchestration/utc_time.h"
 
 extern char** environ;
 
@@ -48,14 +49,7 @@ constexpr auto kLockHeldPatience = std::chrono::seconds(60);
 // The log segment of one child run that is searched for its lines: the tail of this size.
 constexpr int64_t kMaxLogScanBytes = 4 << 20;
 
-std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return stamp;
-}
+std::string UtcNow() { return FormatUtcTime(std::chrono::system_clock::now()); }
 
 // A TCP port on 127.0.0.1 free right now (the kernel's pick), for the child's metrics endpoint.
 // 0 when none could be had.

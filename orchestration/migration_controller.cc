@@ -12,12 +12,15 @@
 #include "lag/lag_gate.h"
 #include "orchestration/consistency_gate.h"
 #include "orchestration/datastore_lag_gate.h"
+#include "orchestration/dns_client.h"
+#include "orchestration/dns_ttl_step.h"
 #include "orchestration/error_rate_gate.h"
 #include "orchestration/haproxy_runtime.h"
 #include "orchestration/inspection.h"
 #include "orchestration/latency_gate.h"
 #include "orchestration/probe_gate.h"
 #include "orchestration/provisioning_check.h"
+#include "orchestration/tls_check.h"
 #include "orchestration/traffic_monitor.h"
 #include "orchestration/traffic_weights.h"
 
@@ -37,6 +40,8 @@ constexpr auto kJournalEvery = std::chrono::seconds(1);
 constexpr auto kSampleEvery = std::chrono::seconds(10);
 // How long phase 2 measures round trips per second to each target.
 constexpr auto kThroughputProbe = std::chrono::milliseconds(500);
+// The journal sample kind holding the TTLs in force before phase 1 lowered them.
+constexpr const char* kDnsTtlIntent = "dns_ttl_intent";
 // A phase-4 gate measured once and then not measurable for this long counts as failing.
 constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 // Between two full verifications of a datastore during a traffic step.
@@ -401,6 +406,27 @@ struct MigrationController::Impl {
       for (const std::string& name : plan.traffic->new_servers) check(name);
       result.detail["haproxy"] = servers;
     }
+    if (plan.dns && plan.dns->tls_host && plan.dns->tls_address) {
+      // Checked again before any DNS change at cutover; here, so a certificate that would stop
+      // the cutover is known at the start.
+      TlsCheckOptions tls;
+      tls.host = *plan.dns->tls_host;
+      tls.address = *plan.dns->tls_address;
+      tls.ca_file = plan.dns->tls_ca;
+      auto checked = CheckTls(tls);
+      if (!checked.ok()) {
+        warnings.push_back("the cutover would stop: " + checked.status().message());
+        result.detail["tls"] = {{"ok", false}, {"message", checked.status().message()}};
+      } else {
+        for (const std::string& warning : checked->warnings) warnings.push_back("TLS: " + warning);
+        result.detail["tls"] = {{"ok", true},
+                                {"protocol", checked->protocol},
+                                {"subject", checked->leaf.subject},
+                                {"issuer", checked->leaf.issuer},
+                                {"not_after", checked->leaf.not_after},
+                                {"days_left", checked->leaf.days_left}};
+      }
+    }
     result.detail["warnings"] = warnings;
     for (const std::string& warning : warnings) {
       Emit({{"phase", 1},
@@ -410,6 +436,37 @@ struct MigrationController::Impl {
             {"message", warning}});
     }
     StopOnBlockers(blockers, "assessment", "blocker(s)", &result);
+    return result;
+  }
+
+  // Phase 1's "dns ttl": the records' TTLs lowered now, so the cutover can switch them safely.
+  engine::Result<StepResult> RunDnsTtl() {
+    StepResult result;
+    const DnsClient client(plan.dns->server, PlanTsigKey(*plan.dns));
+    auto intents = journal.Samples(run_id, kDnsTtlIntent);
+    if (!intents.ok()) return intents.status();
+    std::optional<nlohmann::json> earlier;
+    if (!intents->empty()) earlier = intents->back();
+    auto lowered = LowerRecordTtls(
+        *plan.dns, client, earlier,
+        [&](const nlohmann::json& intent) {
+          return journal.AppendSample(run_id, kDnsTtlIntent, intent);
+        },
+        std::chrono::system_clock::now());
+    if (!lowered.ok()) return lowered.status();
+    result.detail = lowered->detail;
+    if (!lowered->problem.empty()) {
+      result.outcome = Outcome::kStopped;
+      result.message = lowered->problem;
+      return result;
+    }
+    Emit({{"phase", 1},
+          {"phase_name", "assessment"},
+          {"step", "dns ttl"},
+          {"state", "ttl lowered"},
+          {"message", "DNS TTLs at " + std::to_string(plan.dns->ttl) +
+                          " s; the DNS switch is safe from " +
+                          result.detail["switch_safe_at"].get<std::string>()}});
     return result;
   }
 
@@ -861,6 +918,8 @@ struct MigrationController::Impl {
     switch (step.kind) {
       case StepKind::kAssessment:
         return RunAssessment();
+      case StepKind::kDnsTtl:
+        return RunDnsTtl();
       case StepKind::kProvisioning:
         return RunProvisioning();
       case StepKind::kSync:
@@ -963,6 +1022,15 @@ struct MigrationController::Impl {
       if (plan.traffic->log) {
         engine::Status bindable = CheckUdpBindable(*plan.traffic->log);
         if (!bindable.ok()) return bindable;
+      }
+    }
+    if (plan.dns) {
+      // The primary answers for the zone (the update's key is proven by the step itself: a
+      // refused key changes nothing).
+      const DnsClient client(plan.dns->server, PlanTsigKey(*plan.dns));
+      auto serial = client.SoaSerial(plan.dns->zone);
+      if (!serial.ok()) {
+        return engine::Status(serial.status().code(), "dns.server: " + serial.status().message());
       }
     }
     return engine::Status::Ok();

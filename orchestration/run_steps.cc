@@ -42,6 +42,26 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
   assessment.inverse = "none needed: reads only";
   steps.push_back(assessment);
 
+  if (plan.dns) {
+    const DnsPlan& dns = *plan.dns;
+    RunStep ttl;
+    ttl.phase = Phase::kAssessment;
+    ttl.kind = StepKind::kDnsTtl;
+    ttl.name = "dns ttl";
+    std::string names;
+    for (const DnsRecordChange& record : dns.records) {
+      names += (names.empty() ? "" : ", ") + record.name + " " + record.type;
+    }
+    ttl.action = "lower the TTL of " + names + " to " + std::to_string(dns.ttl) + " s at " +
+                 dns.server + " in one TSIG-signed update that requires the old values, and " +
+                 "record when (the DNS switch is safe once the longest TTL before has run out)";
+    ttl.gate = "every record holds exactly its old value (or already its new one)";
+    ttl.inverse =
+        "none needed: a lower TTL only makes caches ask more often (the TTLs before "
+        "are in the journal)";
+    steps.push_back(ttl);
+  }
+
   if (!plan.datastores.empty()) {
     RunStep provisioning;
     provisioning.phase = Phase::kProvisioning;

@@ -5,7 +5,10 @@
 // reads before approving a run. Phases without work in the plan have no steps (a plan without
 // [traffic] has no phase 4).
 //
-//   phase 1 assessment     "assessment"            inspect every datastore pair, HAProxy servers
+//   phase 1 assessment     "assessment"            inspect every datastore pair, HAProxy servers,
+//                                                  the TLS certificate of dns.tls (a warning)
+//                          "dns ttl"               ([dns] only) the records' TTLs lowered to
+//                          dns.ttl
 //   phase 2 provisioning   "provisioning"          schema and configuration of every target
 //   phase 3 sync           "sync <datastore>"      stream started, copy done, lag and verify gates
 //   phase 4 traffic        "baseline"              every request to old; old servers measured
@@ -24,7 +27,7 @@
 
 namespace tandem::orchestration {
 
-enum class StepKind { kAssessment, kProvisioning, kSync, kBaseline, kTraffic };
+enum class StepKind { kAssessment, kDnsTtl, kProvisioning, kSync, kBaseline, kTraffic };
 
 struct RunStep {
   Phase phase = Phase::kAssessment;

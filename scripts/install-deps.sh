@@ -13,8 +13,10 @@ packages=(
   libboost-program-options-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   default-libmysqlclient-dev libpq-dev libhiredis-dev libxxhash-dev libssl-dev
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  libldns-dev
   # real servers for tests and the demo
   mariadb-server mariadb-client postgresql-15 postgresql-client-15 redis-server redis-tools haproxy
+  knot
   # tooling used by tests and benchmarks
   procps psmisc iproute2 sysbench percona-toolkit time jq bc zlib1g-dev
 )
@@ -29,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian starts packaged servers on install; tandem's tests start their own on free ports,
 # so stop the system-wide ones to leave the machine's cores to the tests.
-for svc in mariadb postgresql redis-server haproxy; do
+for svc in mariadb postgresql redis-server haproxy knot; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -573,7 +573,10 @@ TEST(Plan, AaaaRecordsHoldIpv6Addresses) {
 
 TEST(Plan, TsigIsChecked) {
   std::string text = Replace(Sample(), "hmac-sha256:keyname:BASE64SECRET", "hmac-md5:keyname:QUJD");
-  ExpectRefusedAt(text, "hmac-md5", "dns.tsig", "\"hmac-md5\", which is not one of");
+  ExpectRefusedAt(text, "hmac-md5", "dns.tsig", "\"hmac-md5\", which tandem does not sign with");
+  // ldns 1.8 cannot sign hmac-sha384 under its standard name: refused here, not at cutover.
+  text = Replace(Sample(), "hmac-sha256:keyname:BASE64SECRET", "hmac-sha384:keyname:QUJD");
+  ExpectRefusedAt(text, "hmac-sha384", "dns.tsig", "\"hmac-sha384\", which tandem does not sign");
   text = Replace(Sample(), "hmac-sha256:keyname:BASE64SECRET", "hmac-sha256:keyname:not*base64");
   ExpectRefusedAt(text, "hmac-sha256", "dns.tsig", "secret that is not base64");
   EXPECT_EQ(RefusalMessage(text).find("not*base64"), std::string::npos);
