@@ -437,6 +437,12 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       for (const nlohmann::json& gate : step["gates"]) {
         std::cout << "      " << GateLine(gate) << "\n";
       }
+      const nlohmann::json& detail = step.value("detail", nlohmann::json::object());
+      if (detail.is_object() && detail.contains("switch_safe_at")) {
+        std::cout << "      DNS TTLs lowered at " << detail.value("lowered_at", "?")
+                  << "; the DNS switch is safe from " << detail.value("switch_safe_at", "?")
+                  << "\n";
+      }
     }
   }
   if (state == orchestration::RunState::kFailed || state == orchestration::RunState::kRolledBack) {

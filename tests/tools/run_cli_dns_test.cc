@@ -78,6 +78,11 @@ TEST(RunCliDns, PhaseOneLowersTheTtlsInOneUpdateAndStatusSaysWhenTheSwitchIsSafe
   EXPECT_TRUE(step["detail"]["switch_safe_at"].is_string()) << step.dump();
   EXPECT_GT(step["detail"]["switch_safe_in_s"].get<int64_t>(), 3500) << step.dump();
   EXPECT_EQ(status["steps"][0]["detail"]["tls"]["ok"], false) << status["steps"][0].dump();
+  CommandOutcome text = RunTandem({"status", plan});
+  EXPECT_NE(text.out.find("the DNS switch is safe from " +
+                          step["detail"]["switch_safe_at"].get<std::string>()),
+            std::string::npos)
+      << text.out;
 
   // A second run finds the TTLs already low: the zone is not touched again.
   CommandOutcome again = RunTandem({"run", plan, "--format", "json"}, {}, seconds(120));
