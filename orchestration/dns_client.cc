@@ -15,6 +15,8 @@
 #include <set>
 #include <utility>
 
+#include "orchestration/socket_fd.h"
+
 namespace tandem::orchestration {
 namespace {
 
@@ -51,23 +53,6 @@ using Packet = std::unique_ptr<ldns_pkt, PacketDeleter>;
 using Rdf = std::unique_ptr<ldns_rdf, RdfDeleter>;
 using Rr = std::unique_ptr<ldns_rr, RrDeleter>;
 using RrList = std::unique_ptr<ldns_rr_list, RrListDeleter>;
-
-// Owns one socket descriptor.
-class SocketFd {
- public:
-  explicit SocketFd(int fd) : fd_(fd) {}
-  SocketFd(const SocketFd&) = delete;
-  SocketFd& operator=(const SocketFd&) = delete;
-  ~SocketFd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string WithDot(const std::string& name) {
   return !name.empty() && name.back() == '.' ? name : name + ".";

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <utility>
 
+#include "orchestration/socket_fd.h"
+
 namespace tandem::orchestration {
 namespace {
 
@@ -21,23 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 // A runtime API reply larger than this is not something tandem asked for.
 constexpr size_t kMaxReplyBytes = 64 << 20;
-
-// Owns one socket descriptor.
-class SocketFd {
- public:
-  explicit SocketFd(int fd) : fd_(fd) {}
-  SocketFd(const SocketFd&) = delete;
-  SocketFd& operator=(const SocketFd&) = delete;
-  ~SocketFd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // `text` on one line: its non-empty lines joined with "; " (HAProxy ends replies with "\n\n").
 std::string OneLine(std::string_view text) {

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <utility>
 
+#include "orchestration/socket_fd.h"
 #include "orchestration/utc_time.h"
 
 namespace tandem::orchestration {
@@ -43,25 +44,6 @@ using SslPtr = std::unique_ptr<SSL, FreeWith<SSL_free>>;
 using X509Ptr = std::unique_ptr<X509, FreeWith<X509_free>>;
 using BioPtr = std::unique_ptr<BIO, FreeWith<BIO_free_all>>;
 using AddrinfoPtr = std::unique_ptr<addrinfo, FreeWith<freeaddrinfo>>;
-
-// Owns one socket descriptor.
-class SocketFd {
- public:
-  explicit SocketFd(int fd) : fd_(fd) {}
-  SocketFd(SocketFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  SocketFd& operator=(SocketFd&&) = delete;
-  SocketFd(const SocketFd&) = delete;
-  SocketFd& operator=(const SocketFd&) = delete;
-  ~SocketFd() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Empties this thread's OpenSSL error queue on entry and on every way out, so no error of one call
 // is read by the next (the queue is per thread).
