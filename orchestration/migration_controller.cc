@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "lag/lag_gate.h"
@@ -137,6 +138,15 @@ void StopOnBlockers(const std::vector<std::string>& blockers, const std::string&
     result->message = what + " found " + std::to_string(blockers.size()) + " " + noun +
                       "; first: " + blockers.front();
   }
+}
+
+// The assessment blockers that are a privilege the account lacks: the preflight refuses these.
+bool IsPrivilegeFinding(const std::string& code) {
+  static const std::set<std::string> kCodes = {
+      "mysql_missing_privilege",       "postgres_missing_replication",
+      "postgres_missing_select",       "postgres_target_missing_create",
+      "postgres_target_missing_write", "redis_missing_permission"};
+  return kCodes.count(code) != 0;
 }
 
 nlohmann::json ProgressJson(const StreamProgress& progress) {
@@ -970,6 +980,21 @@ struct MigrationController::Impl {
         if (!opened.ok()) {
           return engine::Status(opened.status().code(),
                                 "datastore " + datastore.name + ": " + opened.status().message());
+        }
+        // The privileges each side needs (what phase 1 would report as a blocker): refused here,
+        // before any step, like a refused login.
+        const bool source = side == &datastore.source;
+        auto assessed = (*opened)->Assess(source ? engine::Role::kSource : engine::Role::kTarget);
+        if (!assessed.ok()) {
+          return engine::Status(assessed.status().code(),
+                                "datastore " + datastore.name + ": " + assessed.status().message());
+        }
+        for (const engine::Finding& finding : assessed->blockers) {
+          if (IsPrivilegeFinding(finding.code)) {
+            return engine::PermissionDenied("datastore " + datastore.name + " (" +
+                                            (source ? "source" : "target") +
+                                            "): " + finding.message + "; " + finding.fix);
+          }
         }
       }
     }

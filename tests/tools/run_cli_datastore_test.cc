@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -382,6 +383,35 @@ TEST(RunCliDatastores, ADatastoreThatRefusesTheLoginIsRefusedBeforeAnythingIsTou
                                    mariadb.database() + "'")
                   .empty())
       << "the refused run wrote to the target";
+}
+
+// An account that logs in but lacks what the stream needs (here REPLICATION SLAVE/CLIENT on the
+// source) is refused by the preflight with the GRANT that fixes it, before any step.
+TEST(RunCliDatastores, AnAccountWithoutThePrivilegesItNeedsIsRefusedBeforeAnythingIsTouched) {
+  TANDEM_SHARED_SERVERS_OR_SKIP(servers);
+  TrafficRig rig;
+  SharedMariaDb mariadb(*servers);
+  const std::string user = UniqueName("reader");
+  servers->ExecuteMySql(Side::kSource, "CREATE USER '" + user + "'@'%' IDENTIFIED BY 'pw'");
+  servers->ExecuteMySql(Side::kSource,
+                        "GRANT SELECT ON " + mariadb.database() + ".* TO '" + user + "'@'%'");
+  const std::string before = rig.WeightsText();
+  const std::string reader_source =
+      "mysql://" + user + ":pw@127.0.0.1:" + std::to_string(servers->mysql_port(Side::kSource)) +
+      "/" + mariadb.database();
+  const std::string plan = WritePlan(
+      rig.dir(), "shop.toml",
+      Plan(rig,
+           DatastoreToml("orders", reader_source, servers->mysql_target_uri(mariadb.database()))));
+  CommandOutcome outcome = RunTandem({"run", plan});
+  servers->ExecuteMySql(Side::kSource, "DROP USER '" + user + "'@'%'");
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
+  EXPECT_EQ(LineCount(outcome.err), 1) << outcome.err;
+  EXPECT_NE(outcome.err.find("datastore orders (source)"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("GRANT "), std::string::npos) << outcome.err;
+  EXPECT_EQ(rig.WeightsText(), before);
+  EXPECT_FALSE(std::ifstream(rig.dir() + "/shop.journal.db").good())
+      << "a refused run left a journal";
 }
 
 }  // namespace
