@@ -4,9 +4,13 @@
 // server, and RFC 2136 dynamic updates signed with TSIG (RFC 8945; HMAC-SHA256 by default) whose
 // prerequisites make every change a compare-and-swap.
 //
-// Queries go over UDP with the RD bit clear (the server answers from its own data: a primary, a
-// secondary or a resolver's cache) and are retried over TCP when the answer is truncated. Updates
-// go over TCP. Every exchange is bounded by the client's timeout.
+// Queries go over UDP (RD clear unless asked: the server answers from its own data) and are
+// retried over TCP when the answer is truncated. Updates go over TCP with RD clear (RFC 2136).
+// Each public call, with all its exchanges (the TCP retry, an update's read-back), is bounded by
+// one timeout. Every answer must match its request (QR set, ID, opcode, question: kCorruption
+// otherwise); with a key, an answer whose data is used (NOERROR, NXDOMAIN) must carry a TSIG that
+// verifies with the key and the request's MAC (kPermissionDenied otherwise), and an unsigned
+// error answer (REFUSED, SERVFAIL) is reported as that error, marked "(unsigned)".
 //
 // Compare-and-swap: ReplaceRecords sends ONE update message for all the changes. For each change
 // its prerequisite section holds "RRset exists (value dependent)" (RFC 2136 2.4.2) with the
@@ -58,6 +62,10 @@ struct DnsRecordReplacement {
   uint32_t new_ttl = 60;
 };
 
+// Whether `left` and `right` are the same record data of `type` in canonical form (case and the
+// trailing dot of names, the spelling of IPv6 addresses). False when either does not parse.
+bool SameDnsValue(const std::string& type, const std::string& left, const std::string& right);
+
 class DnsClient {
  public:
   // `server`: "host:port" (IPv4 or [IPv6]:port; port defaults to 53 when absent). `key`: signs
@@ -73,8 +81,11 @@ class DnsClient {
   // Errors: kInvalidArgument (a name or type ldns cannot read, an unparsable server address),
   // kConnectionFailed (network error, naming the server), kTimeout, kFailedPrecondition for a
   // SERVFAIL/REFUSED answer (with the rcode), kCorruption for an answer ldns cannot parse.
-  engine::Result<std::vector<DnsRecord>> Query(const std::string& name,
-                                               const std::string& type) const;
+  // `recursion_desired` sets RD: false asks the server for its own data (a primary, a secondary);
+  // true lets a recursive resolver resolve (what clients see). With a key, the answer must carry a
+  // valid TSIG from it (kPermissionDenied otherwise); every answer must match the question.
+  engine::Result<std::vector<DnsRecord>> Query(const std::string& name, const std::string& type,
+                                               bool recursion_desired = false) const;
 
   // The serial of `zone`'s SOA as the server holds it. Errors: as Query; kNotFound when the server
   // has no SOA for the zone (it is not authoritative for it).

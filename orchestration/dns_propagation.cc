@@ -3,8 +3,6 @@
 #include <ldns/ldns.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 #include <thread>
 #include <utility>
 
@@ -18,37 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 // How often `stop` is asked while waiting between rounds.
 constexpr std::chrono::milliseconds kStopCheckInterval{50};
-
-struct RrDeleter {
-  void operator()(ldns_rr* rr) const { ldns_rr_free(rr); }
-};
-struct RdfDeleter {
-  void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
-};
-struct MallocDeleter {
-  void operator()(void* pointer) const { free(pointer); }
-};
-
-// The canonical presentation of a `type` RDATA `value` (names lower-cased and fully qualified,
-// addresses in ldns's form), so "New-LB.example.com" and "new-lb.example.com." compare equal.
-// nullopt when ldns cannot read it.
-std::optional<std::string> CanonicalValue(const std::string& type, const std::string& value) {
-  std::unique_ptr<ldns_rdf, RdfDeleter> root(ldns_dname_new_frm_str("."));
-  const std::string line = ". 0 IN " + type + " " + value;
-  ldns_rr* raw = nullptr;
-  if (ldns_rr_new_frm_str(&raw, line.c_str(), 0, root.get(), nullptr) != LDNS_STATUS_OK ||
-      raw == nullptr) {
-    return std::nullopt;
-  }
-  std::unique_ptr<ldns_rr, RrDeleter> rr(raw);
-  ldns_rr2canonical(rr.get());
-  std::string text;
-  for (size_t i = 0; i < ldns_rr_rd_count(rr.get()); ++i) {
-    std::unique_ptr<char, MallocDeleter> field(ldns_rdf2str(ldns_rr_rdf(rr.get(), i)));
-    text += (i > 0 ? " " : "") + std::string(field ? field.get() : "");
-  }
-  return text;
-}
 
 engine::Status CheckOptions(const PropagationOptions& options) {
   if (options.resolvers.empty()) {
@@ -71,7 +38,8 @@ engine::Status CheckOptions(const PropagationOptions& options) {
                                      " is not one ldns knows; use A, AAAA or "
                                      "CNAME");
     }
-    if (!CanonicalValue(expectation.type, expectation.value).has_value()) {
+    // SameDnsValue is false only for a value that does not parse.
+    if (!SameDnsValue(expectation.type, expectation.value, expectation.value)) {
       return engine::InvalidArgument("expected value '" + expectation.value + "' of " +
                                      expectation.name + " " + expectation.type +
                                      " cannot be read as " + expectation.type + " data");
@@ -128,10 +96,6 @@ std::string DescribeLagging(const std::vector<ResolverPropagation>& results) {
 engine::Result<std::vector<ResolverPropagation>> WatchPropagation(
     const PropagationOptions& options) {
   TANDEM_RETURN_IF_ERROR(CheckOptions(options));
-  std::vector<std::string> expected_values;
-  for (const DnsExpectation& expectation : options.expected) {
-    expected_values.push_back(*CanonicalValue(expectation.type, expectation.value));
-  }
   std::vector<ResolverPropagation> results(options.resolvers.size());
   for (size_t i = 0; i < results.size(); ++i) {
     results[i].resolver = options.resolvers[i];
@@ -156,20 +120,26 @@ engine::Result<std::vector<ResolverPropagation>> WatchPropagation(
       if (result.done) {
         continue;
       }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) {
+      if (Clock::now() >= deadline) {
         break;
       }
-      // No exchange runs past the watch's deadline.
-      const DnsClient client(result.resolver, std::nullopt, std::min(options.query_timeout, left));
       bool all_match = true;
+      bool out_of_time = false;
       std::string answer;
       std::string error;
-      for (size_t e = 0; e < options.expected.size(); ++e) {
-        const DnsExpectation& expectation = options.expected[e];
+      for (const DnsExpectation& expectation : options.expected) {
+        // No exchange runs past the watch's deadline: each query gets at most the time left.
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) {
+          out_of_time = true;
+          break;
+        }
+        const DnsClient client(result.resolver, std::nullopt,
+                               std::min(options.query_timeout, left));
+        // RD=1: a recursive resolver answers what its clients see (and refuses RD=0 queries from
+        // other hosts); an authoritative server ignores the bit.
         engine::Result<std::vector<DnsRecord>> records =
-            client.Query(expectation.name, expectation.type);
+            client.Query(expectation.name, expectation.type, /*recursion_desired=*/true);
         if (!records.ok()) {
           if (records.status().code() == engine::StatusCode::kInvalidArgument) {
             return records.status();  // a bad address or name never gets better
@@ -180,9 +150,12 @@ engine::Result<std::vector<ResolverPropagation>> WatchPropagation(
         }
         answer += (answer.empty() ? "" : ", ") + DescribeRecords(expectation, *records);
         const bool match =
-            records->size() == 1 && CanonicalValue(expectation.type, records->front().value) ==
-                                        std::optional<std::string>(expected_values[e]);
+            records->size() == 1 &&
+            SameDnsValue(expectation.type, records->front().value, expectation.value);
         all_match = all_match && match;
+      }
+      if (out_of_time) {
+        break;  // a partial round says nothing: the resolver keeps its last full round's result
       }
       result.last_error = error;
       if (error.empty()) {

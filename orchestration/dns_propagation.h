@@ -1,9 +1,10 @@
 // File: orchestration/dns_propagation.h
 //
 // Watching a DNS change reach every resolver the plan lists: each resolver is asked for every
-// expected record (a DnsClient query without TSIG) every `poll_interval` until it answers exactly
-// the expected values, or `timeout` passes, or `stop` says so. The time each resolver took is
-// measured from the watch's start to the first poll at which it answered all the expected values.
+// expected record (a DnsClient query without TSIG, with RD set so a recursive resolver resolves)
+// every `poll_interval` until it answers exactly the expected values, or `timeout` passes, or
+// `stop` says so. The time each resolver took is measured from the watch's start to the first poll
+// at which it answered all the expected values.
 //
 // A resolver that cannot be reached keeps being polled (its last error is reported) until the
 // timeout: a secondary restarting during the watch is not a failure by itself.

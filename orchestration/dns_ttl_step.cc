@@ -1,7 +1,9 @@
 #include "orchestration/dns_ttl_step.h"
 
 #include <algorithm>
-#include <cctype>
+#include <map>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "orchestration/utc_time.h"
@@ -9,17 +11,102 @@
 namespace tandem::orchestration {
 namespace {
 
-// DNS names compare without regard to case or a trailing dot; addresses compare as written.
-std::string Canonical(const std::string& type, std::string value) {
-  if (type == "CNAME") {
-    std::transform(value.begin(), value.end(), value.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!value.empty() && value.back() != '.') value += '.';
-  }
-  return value;
-}
+using Clock = std::chrono::system_clock;
+
+// How long phase 1 waits for the resolvers to serve the low TTL before leaving the question to the
+// cutover.
+constexpr auto kResolverPollCap = std::chrono::seconds(30);
+constexpr auto kResolverPollEvery = std::chrono::milliseconds(200);
 
 std::string Key(const DnsRecordChange& record) { return record.name + " " + record.type; }
+
+int64_t UnixSeconds(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+
+// Rounded up: a moment journaled as "applied at" is never earlier than the real one.
+int64_t UnixSecondsUp(Clock::time_point time) {
+  const auto since = time.time_since_epoch();
+  const auto whole = std::chrono::duration_cast<std::chrono::seconds>(since);
+  return whole.count() + (since > whole ? 1 : 0);
+}
+
+Clock::time_point FromUnixSeconds(int64_t seconds) {
+  return Clock::time_point(std::chrono::seconds(seconds));
+}
+
+// The longest TTL each record had before any lowering: the live one and every journaled intent's.
+std::map<std::string, int64_t> TtlsBefore(const DnsTtlJournal& journal) {
+  std::map<std::string, int64_t> ttls;
+  for (const nlohmann::json& intent : journal.intents) {
+    if (!intent.is_object() || !intent.contains("ttls") || !intent.at("ttls").is_object()) continue;
+    for (const auto& [key, ttl] : intent.at("ttls").items()) {
+      if (ttl.is_number_integer()) ttls[key] = std::max(ttls[key], ttl.get<int64_t>());
+    }
+  }
+  return ttls;
+}
+
+std::optional<int64_t> At(const nlohmann::json& sample) {
+  if (!sample.is_object() || !sample.contains("at") || !sample.at("at").is_number_integer()) {
+    return std::nullopt;
+  }
+  return sample.at("at").get<int64_t>();
+}
+
+struct ResolverWatch {
+  std::string resolver;
+  bool done = false;
+  Clock::time_point done_at{};
+  std::string answer;  // what it served last, "www.example.com. A 192.0.2.10 ttl 3600"
+};
+
+// Polls every resolver until each serves every one of `records` with a TTL of at most dns.ttl, or
+// the cap, or `stop`.
+std::vector<ResolverWatch> WatchLowTtls(const DnsPlan& dns,
+                                        const std::vector<DnsRecordChange>& records,
+                                        const std::function<bool()>& stop) {
+  std::vector<ResolverWatch> watches;
+  for (const std::string& resolver : dns.resolvers) watches.push_back({resolver});
+  const auto cap = std::min<std::chrono::milliseconds>(dns.propagation_timeout, kResolverPollCap);
+  const auto deadline = std::chrono::steady_clock::now() + cap;
+  while (true) {
+    bool all_done = true;
+    for (ResolverWatch& watch : watches) {
+      if (watch.done) continue;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const DnsClient client(
+          watch.resolver, std::nullopt,
+          std::clamp(left, std::chrono::milliseconds(50), std::chrono::milliseconds(1000)));
+      bool low = true;
+      std::string answer;
+      for (const DnsRecordChange& record : records) {
+        auto held = client.Query(record.name, record.type, /*recursion_desired=*/true);
+        if (!held.ok()) {
+          low = false;
+          answer = held.status().message();
+          break;
+        }
+        for (const DnsRecord& one : *held) {
+          answer += (answer.empty() ? "" : "; ") + one.name + " " + one.type + " " + one.value +
+                    " ttl " + std::to_string(one.ttl);
+          if (static_cast<int64_t>(one.ttl) > dns.ttl) low = false;
+        }
+      }
+      watch.answer = answer;
+      if (low) {
+        watch.done = true;
+        watch.done_at = Clock::now();
+      }
+      all_done = all_done && watch.done;
+    }
+    if (all_done || std::chrono::steady_clock::now() >= deadline || (stop && stop())) {
+      return watches;
+    }
+    std::this_thread::sleep_for(kResolverPollEvery);
+  }
+}
 
 }  // namespace
 
@@ -31,29 +118,28 @@ TsigKey PlanTsigKey(const DnsPlan& dns) {
   return key;
 }
 
-engine::Result<DnsTtlStepResult> LowerRecordTtls(
-    const DnsPlan& dns, const DnsClient& client,
-    const std::optional<nlohmann::json>& earlier_intent,
-    const std::function<engine::Status(const nlohmann::json&)>& record_intent,
-    std::chrono::system_clock::time_point now) {
+engine::Result<DnsTtlStepResult> LowerRecordTtls(const DnsPlan& dns, const DnsClient& primary,
+                                                 const DnsTtlJournal& journal,
+                                                 const std::function<bool()>& stop) {
   DnsTtlStepResult result;
   result.detail["server"] = dns.server;
   result.detail["ttl"] = dns.ttl;
+  const std::map<std::string, int64_t> journaled = TtlsBefore(journal);
   nlohmann::json records = nlohmann::json::array();
   std::vector<DnsRecordReplacement> lower;
+  std::vector<DnsRecordChange> watched;  // the records still at their old value
   nlohmann::json ttls = nlohmann::json::object();
   int64_t longest_before = 0;
   for (const DnsRecordChange& record : dns.records) {
-    auto held = client.Query(record.name, record.type);
+    auto held = primary.Query(record.name, record.type);
     if (!held.ok()) return held.status();
     std::string values;
     for (const DnsRecord& one : *held) values += (values.empty() ? "" : ", ") + one.value;
     const bool single = held->size() == 1;
-    const std::string value = single ? Canonical(record.type, held->front().value) : "";
     std::string state;
-    if (single && value == Canonical(record.type, record.old_value)) {
+    if (single && SameDnsValue(record.type, held->front().value, record.old_value)) {
       state = "old";
-    } else if (single && value == Canonical(record.type, record.new_value)) {
+    } else if (single && SameDnsValue(record.type, held->front().value, record.new_value)) {
       state = "new";
     } else {
       result.problem = Key(record) + " holds " + (held->empty() ? "nothing" : values) + " at " +
@@ -63,10 +149,8 @@ engine::Result<DnsTtlStepResult> LowerRecordTtls(
       return result;
     }
     int64_t ttl_before = held->front().ttl;
-    // A crash after an earlier attempt's update: the TTL in force before it is the journaled one.
-    if (earlier_intent && earlier_intent->contains("ttls") &&
-        earlier_intent->at("ttls").contains(Key(record))) {
-      ttl_before = std::max(ttl_before, earlier_intent->at("ttls").at(Key(record)).get<int64_t>());
+    if (auto earlier = journaled.find(Key(record)); earlier != journaled.end()) {
+      ttl_before = std::max(ttl_before, earlier->second);
     }
     records.push_back({{"name", record.name},
                        {"type", record.type},
@@ -74,7 +158,10 @@ engine::Result<DnsTtlStepResult> LowerRecordTtls(
                        {"ttl_before", ttl_before},
                        {"state", state}});
     ttls[Key(record)] = ttl_before;
-    if (state == "old") longest_before = std::max(longest_before, ttl_before);
+    if (state == "old") {
+      longest_before = std::max(longest_before, ttl_before);
+      watched.push_back(record);
+    }
     if (state == "old" && static_cast<int64_t>(held->front().ttl) > dns.ttl) {
       DnsRecordReplacement replacement;
       replacement.name = record.name;
@@ -87,17 +174,13 @@ engine::Result<DnsTtlStepResult> LowerRecordTtls(
   }
   result.detail["records"] = records;
 
-  auto lowered_at = now;
+  // When the low TTLs were first served by the primary (an upper bound when unknown).
+  Clock::time_point lowered_at = Clock::now();
   if (!lower.empty()) {
-    const int64_t at_s =
-        earlier_intent && earlier_intent->contains("at")
-            ? earlier_intent->at("at").get<int64_t>()
-            : std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    if (!earlier_intent) {
-      engine::Status journaled = record_intent({{"at", at_s}, {"ttls", ttls}});
-      if (!journaled.ok()) return journaled;
-    }
-    engine::Status updated = client.ReplaceRecords(dns.zone, lower);
+    engine::Status journaled_intent =
+        journal.record_intent({{"at", UnixSeconds(Clock::now())}, {"ttls", ttls}});
+    if (!journaled_intent.ok()) return journaled_intent;
+    engine::Status updated = primary.ReplaceRecords(dns.zone, lower);
     if (!updated.ok()) {
       if (updated.code() == engine::StatusCode::kFailedPrecondition) {
         // Someone changed a record between the read and the update: nothing was changed.
@@ -106,19 +189,52 @@ engine::Result<DnsTtlStepResult> LowerRecordTtls(
       }
       return updated;
     }
-    // The clock starts when the lower TTL is served, i.e. now (a retried step started later).
-    lowered_at = now;
-  } else if (earlier_intent && earlier_intent->contains("at")) {
-    // An earlier attempt lowered them and stopped before journaling its outcome.
-    lowered_at = std::chrono::system_clock::time_point(
-        std::chrono::seconds(earlier_intent->at("at").get<int64_t>()));
+    const int64_t applied_at = UnixSecondsUp(Clock::now());
+    engine::Status journaled_applied = journal.record_applied({{"at", applied_at}});
+    if (!journaled_applied.ok()) return journaled_applied;
+    lowered_at = FromUnixSeconds(applied_at);
+  } else {
+    // Nothing to lower now. The last intent's outcome is known when an applied time follows it.
+    std::optional<int64_t> last_intent, last_applied;
+    for (const nlohmann::json& intent : journal.intents) last_intent = At(intent);
+    for (const nlohmann::json& applied : journal.applied) last_applied = At(applied);
+    if (last_applied && (!last_intent || *last_applied >= *last_intent)) {
+      lowered_at = FromUnixSeconds(*last_applied);
+    }
   }
-  const auto safe_at = lowered_at + std::chrono::seconds(longest_before);
   result.detail["updated"] = !lower.empty();
   result.detail["lowered_at"] = FormatUtcTime(lowered_at);
+
+  // The resolvers: a secondary that has not transferred the change still hands out the long TTL.
+  Clock::time_point last_low = lowered_at;
+  std::string still_long;
+  nlohmann::json resolvers = nlohmann::json::array();
+  for (const ResolverWatch& watch : WatchLowTtls(dns, watched, stop)) {
+    resolvers.push_back({{"resolver", watch.resolver},
+                         {"done", watch.done},
+                         {"at", watch.done ? nlohmann::json(FormatUtcTime(watch.done_at))
+                                           : nlohmann::json(nullptr)},
+                         {"answer", watch.answer}});
+    if (watch.done) {
+      last_low = std::max(last_low, watch.done_at);
+    } else if (still_long.empty()) {
+      still_long = watch.resolver + " still answers " + watch.answer;
+    }
+  }
+  result.detail["resolvers"] = resolvers;
+  if (!still_long.empty()) {
+    result.detail["switch_safe_at"] = nullptr;
+    result.detail["switch_safe_in_s"] = nullptr;
+    result.warning = "DNS TTLs lowered at " + dns.server + ", but " + still_long +
+                     "; the cutover waits until every resolver serves at most " +
+                     std::to_string(dns.ttl) + " s and the TTL before has run out";
+    result.detail["note"] = result.warning;
+    return result;
+  }
+  const auto safe_at = last_low + std::chrono::seconds(longest_before);
   result.detail["switch_safe_at"] = FormatUtcTime(safe_at);
-  result.detail["switch_safe_in_s"] =
-      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(safe_at - now).count());
+  result.detail["switch_safe_in_s"] = std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::seconds>(safe_at - Clock::now()).count());
   return result;
 }
 

@@ -869,10 +869,24 @@ Status Journal::AppendSample(int64_t run_id, const std::string& kind, const json
 }
 
 Result<std::vector<json>> Journal::Samples(int64_t run_id, const std::string& kind) {
+  return ReadSamples(run_id, kind);
+}
+
+Result<std::vector<json>> Journal::SamplesOfEveryRun(const std::string& kind) {
+  return ReadSamples(std::nullopt, kind);
+}
+
+Result<std::vector<json>> Journal::ReadSamples(std::optional<int64_t> run_id,
+                                               const std::string& kind) {
   Statement select(db_, path_);
-  TANDEM_RETURN_IF_ERROR(
-      select.Prepare("SELECT data FROM samples WHERE run_id = ?1 AND kind = ?2 ORDER BY rowid"));
-  select.Bind(1, run_id).Bind(2, kind);
+  TANDEM_RETURN_IF_ERROR(select.Prepare(
+      "SELECT data FROM samples WHERE (?1 IS NULL OR run_id = ?1) AND kind = ?2 ORDER BY rowid"));
+  if (run_id) {
+    select.Bind(1, *run_id);
+  } else {
+    select.BindNull(1);
+  }
+  select.Bind(2, kind);
   std::vector<json> samples;
   while (true) {
     TANDEM_ASSIGN_OR_RETURN(bool has_row, select.Step("reading samples"));

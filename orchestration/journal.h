@@ -122,6 +122,9 @@ class Journal {
   // --- samples (time series) ---
   engine::Status AppendSample(int64_t run_id, const std::string& kind, const nlohmann::json& data);
   engine::Result<std::vector<nlohmann::json>> Samples(int64_t run_id, const std::string& kind);
+  // The samples of `kind` of every run of this journal, oldest first (what an earlier run did to
+  // the outside world that a later one must know, e.g. the DNS TTLs it lowered).
+  engine::Result<std::vector<nlohmann::json>> SamplesOfEveryRun(const std::string& kind);
 
   // --- requests from other processes ---
   // `tandem approve`: records an approval for `phase` of the run.
@@ -130,6 +133,9 @@ class Journal {
 
  private:
   Journal(std::string path, sqlite3* db);
+  // Samples of one run, or of every run when `run_id` is absent.
+  engine::Result<std::vector<nlohmann::json>> ReadSamples(std::optional<int64_t> run_id,
+                                                          const std::string& kind);
   engine::Status Exec(const char* sql);
   std::string path_;
   sqlite3* db_;

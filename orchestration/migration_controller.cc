@@ -43,6 +43,8 @@ constexpr auto kSampleEvery = std::chrono::seconds(10);
 constexpr auto kThroughputProbe = std::chrono::milliseconds(500);
 // The journal sample kind holding the TTLs in force before phase 1 lowered them.
 constexpr const char* kDnsTtlIntent = "dns_ttl_intent";
+// And the moment each lowering was applied.
+constexpr const char* kDnsTtlApplied = "dns_ttl_applied";
 // A phase-4 gate measured once and then not measurable for this long counts as failing.
 constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 // Between two full verifications of a datastore during a traffic step.
@@ -452,17 +454,23 @@ struct MigrationController::Impl {
   // Phase 1's "dns ttl": the records' TTLs lowered now, so the cutover can switch them safely.
   engine::Result<StepResult> RunDnsTtl() {
     StepResult result;
-    const DnsClient client(plan.dns->server, PlanTsigKey(*plan.dns));
-    auto intents = journal.Samples(run_id, kDnsTtlIntent);
+    const DnsClient primary(plan.dns->server, PlanTsigKey(*plan.dns));
+    DnsTtlJournal dns_journal;
+    // Every run's: a TTL an earlier run lowered still decides when the switch is safe.
+    auto intents = journal.SamplesOfEveryRun(kDnsTtlIntent);
     if (!intents.ok()) return intents.status();
-    std::optional<nlohmann::json> earlier;
-    if (!intents->empty()) earlier = intents->back();
-    auto lowered = LowerRecordTtls(
-        *plan.dns, client, earlier,
-        [&](const nlohmann::json& intent) {
-          return journal.AppendSample(run_id, kDnsTtlIntent, intent);
-        },
-        std::chrono::system_clock::now());
+    auto applied = journal.SamplesOfEveryRun(kDnsTtlApplied);
+    if (!applied.ok()) return applied.status();
+    dns_journal.intents = std::move(*intents);
+    dns_journal.applied = std::move(*applied);
+    dns_journal.record_intent = [&](const nlohmann::json& intent) {
+      return journal.AppendSample(run_id, kDnsTtlIntent, intent);
+    };
+    dns_journal.record_applied = [&](const nlohmann::json& done) {
+      return journal.AppendSample(run_id, kDnsTtlApplied, done);
+    };
+    auto lowered =
+        LowerRecordTtls(*plan.dns, primary, dns_journal, [this] { return StopRequested(); });
     if (!lowered.ok()) return lowered.status();
     result.detail = lowered->detail;
     if (!lowered->problem.empty()) {
@@ -470,13 +478,16 @@ struct MigrationController::Impl {
       result.message = lowered->problem;
       return result;
     }
+    const std::string message = lowered->warning.empty()
+                                    ? "DNS TTLs at " + std::to_string(plan.dns->ttl) +
+                                          " s; the DNS switch is safe from " +
+                                          result.detail["switch_safe_at"].get<std::string>()
+                                    : lowered->warning;
     Emit({{"phase", 1},
           {"phase_name", "assessment"},
           {"step", "dns ttl"},
-          {"state", "ttl lowered"},
-          {"message", "DNS TTLs at " + std::to_string(plan.dns->ttl) +
-                          " s; the DNS switch is safe from " +
-                          result.detail["switch_safe_at"].get<std::string>()}});
+          {"state", lowered->warning.empty() ? "ttl lowered" : "warning"},
+          {"message", message}});
     return result;
   }
 

@@ -160,6 +160,19 @@ bool IsIpv6Literal(const std::string& text) {
   return inet_pton(AF_INET6, text.c_str(), &address) == 1;
 }
 
+// HostPortProblem, and the host must be an IP address: DNS servers are asked by address (a name
+// would need DNS to find DNS), and the TLS check must reach the NEW address, which the name still
+// resolves away from before the switch.
+std::optional<std::string> IpHostPortProblem(std::string_view text) {
+  if (auto problem = HostPortProblem(text)) return problem;
+  std::string host(text.front() == '[' ? text.substr(1, text.find(']') - 1)
+                                       : text.substr(0, text.rfind(':')));
+  if (!IsIpv4Literal(host) && !IsIpv6Literal(host)) {
+    return "names the host " + host + ", not an IP address";
+  }
+  return std::nullopt;
+}
+
 bool IsBase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) {
     return false;
@@ -968,7 +981,7 @@ class PlanReader {
     CheckKnownKeys(scope, {"server", "zone", "tsig", "tsig_file", "ttl", "records", "resolvers",
                            "propagation_timeout", "tls"});
     if (auto server = String(scope, "server", Presence::kRequired, "\"10.0.0.53:53\"")) {
-      if (auto problem = HostPortProblem(server->value)) {
+      if (auto problem = IpHostPortProblem(server->value)) {
         Report(server->where, scope.Key("server"),
                Quote(server->value) + " " + *problem +
                    "; write the primary name server as host:port, e.g. server = \"10.0.0.53:53\"");
@@ -1000,7 +1013,7 @@ class PlanReader {
     if (auto resolvers = StringList(scope, "resolvers", Presence::kOptional,
                                     "[\"10.0.0.53:53\", \"10.0.0.54:53\"]")) {
       for (const auto& resolver : *resolvers) {
-        if (auto problem = HostPortProblem(resolver.value)) {
+        if (auto problem = IpHostPortProblem(resolver.value)) {
           Report(resolver.where, scope.Key("resolvers"),
                  Quote(resolver.value) + " " + *problem +
                      "; write each resolver as host:port, e.g. \"10.0.0.53:53\"");
@@ -1023,7 +1036,7 @@ class PlanReader {
           dns.tls_host = host->value;
         }
         if (auto address = String(tls, "address", Presence::kRequired, "\"198.51.100.10:443\"")) {
-          if (auto problem = HostPortProblem(address->value)) {
+          if (auto problem = IpHostPortProblem(address->value)) {
             Report(address->where, tls.Key("address"),
                    Quote(address->value) + " " + *problem +
                        "; write host:port, e.g. address = \"198.51.100.10:443\"");

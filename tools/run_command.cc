@@ -439,9 +439,13 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       }
       const nlohmann::json& detail = step.value("detail", nlohmann::json::object());
       if (detail.is_object() && detail.contains("switch_safe_at")) {
-        std::cout << "      DNS TTLs lowered at " << detail.value("lowered_at", "?")
-                  << "; the DNS switch is safe from " << detail.value("switch_safe_at", "?")
-                  << "\n";
+        if (detail["switch_safe_at"].is_string()) {
+          std::cout << "      DNS TTLs lowered at " << detail.value("lowered_at", "?")
+                    << "; the DNS switch is safe from "
+                    << detail["switch_safe_at"].get<std::string>() << "\n";
+        } else if (detail.contains("note") && detail["note"].is_string()) {
+          std::cout << "      " << detail["note"].get<std::string>() << "\n";
+        }
       }
     }
   }

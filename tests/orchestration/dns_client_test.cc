@@ -1,16 +1,25 @@
 // DnsClient against a real Knot DNS primary (and its secondary): queries, the SOA serial, and
 // TSIG-signed compare-and-swap updates, checked through knotc (tests/harness/knot_server.h).
+// Against a tiny fake DNS server in this file: unsigned and mismatched answers are refused, RD is
+// set as asked, and one deadline bounds a call; SameDnsValue without any server.
 #include "orchestration/dns_client.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <iterator>
 #include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
+#include "orchestration/dns_propagation.h"
 #include "tests/harness/files.h"
 #include "tests/harness/knot_server.h"
 
@@ -236,32 +245,296 @@ TEST(DnsClientAlgorithms, Sha512KeysSignUpdatesAndSha384IsUnsupported) {
   EXPECT_EQ(knot->Read(Role::kPrimary, "www", "A").front().value, "198.51.100.20");
 }
 
-// --- Unreachable servers: no Knot needed. ---
+// --- A fake DNS server: no Knot needed. ---
 
-// A UDP and TCP port on 127.0.0.1 that is bound but never answers (the TCP socket does not
-// listen, so a connect is refused; the UDP socket swallows queries).
-class SilentPort {
- public:
-  SilentPort() {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-    socklen_t length = sizeof(address);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentPort() { close(fd_); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
+// How FakeDnsServer answers a query.
+enum class Fake {
+  kSilent,                 // never answers; its TCP port is bound but not listening (refused)
+  kAnswer,                 // a valid-looking unsigned answer: A 192.0.2.99
+  kAnswerLate,             // ... after kLateReply
+  kWrongId,                // ... with another message ID
+  kQrClear,                // ... with the QR bit clear
+  kOtherQuestion,          // ... for xww instead of www
+  kOtherOpcode,            // ... with opcode STATUS
+  kRefuseWithoutRd,        // REFUSED unless RD is set (as Unbound does for remote clients)
+  kTruncateThenTcp,        // UDP: TC set and nothing else; TCP: the valid unsigned answer
+  kTruncateLateThenSilent  // UDP: TC set after kLateReply; TCP: accepts and never answers
 };
 
-TEST(DnsClientUnreachable, ASilentServerTimesOutWithinTheTimeout) {
-  SilentPort silent;
+constexpr std::chrono::milliseconds kLateReply{450};
+
+// A tiny DNS responder on 127.0.0.1, UDP and TCP on one port (both bound, so no other process
+// can use either), answering on its own thread as `Fake` says. Every answer is unsigned.
+class FakeDnsServer {
+ public:
+  explicit FakeDnsServer(Fake behaviour) : behaviour_(behaviour) {
+    for (int attempt = 0; attempt < 50 && port_ == 0; ++attempt) {
+      udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      tcp_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t length = sizeof(address);
+      if (bind(udp_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+          getsockname(udp_, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+          bind(tcp_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+        port_ = ntohs(address.sin_port);
+      } else {
+        close(udp_);
+        close(tcp_);
+      }
+    }
+    if (port_ == 0) {
+      throw std::runtime_error("no port free for both UDP and TCP on 127.0.0.1");
+    }
+    if (behaviour_ != Fake::kSilent) {
+      if (listen(tcp_, 8) != 0) {
+        throw std::runtime_error("listen failed");
+      }
+      thread_ = std::thread([this] { Run(); });
+    }
+  }
+  ~FakeDnsServer() {
+    stop_ = true;
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    for (int fd : held_) {
+      close(fd);
+    }
+    close(udp_);
+    close(tcp_);
+  }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The flags byte (QR, opcode, AA, TC, RD) of the last request received; -1 before any.
+  int last_request_flags() const { return last_flags_.load(); }
+
+ private:
+  void Run() {
+    while (!stop_) {
+      pollfd fds[2] = {{udp_, POLLIN, 0}, {tcp_, POLLIN, 0}};
+      if (poll(fds, 2, 20) <= 0) {
+        continue;
+      }
+      if ((fds[0].revents & POLLIN) != 0) {
+        std::vector<uint8_t> query(65535);
+        sockaddr_in from{};
+        socklen_t length = sizeof(from);
+        const ssize_t n = recvfrom(udp_, query.data(), query.size(), 0,
+                                   reinterpret_cast<sockaddr*>(&from), &length);
+        if (n <= 0) {
+          continue;
+        }
+        query.resize(static_cast<size_t>(n));
+        if (behaviour_ == Fake::kTruncateLateThenSilent || behaviour_ == Fake::kAnswerLate) {
+          for (auto until = Clock::now() + kLateReply; !stop_ && Clock::now() < until;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }
+        const std::vector<uint8_t> reply = Reply(query, /*over_tcp=*/false);
+        sendto(udp_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), length);
+      }
+      if ((fds[1].revents & POLLIN) != 0) {
+        const int connection = accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (connection < 0) {
+          continue;
+        }
+        held_.push_back(connection);  // closed by the destructor
+        if (behaviour_ == Fake::kTruncateLateThenSilent) {
+          continue;
+        }
+        timeval timeout{1, 0};
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+        uint8_t prefix[2];
+        if (recv(connection, prefix, 2, MSG_WAITALL) != 2) {
+          continue;
+        }
+        std::vector<uint8_t> query((static_cast<size_t>(prefix[0]) << 8) | prefix[1]);
+        if (recv(connection, query.data(), query.size(), MSG_WAITALL) !=
+            static_cast<ssize_t>(query.size())) {
+          continue;
+        }
+        const std::vector<uint8_t> reply = Reply(query, /*over_tcp=*/true);
+        std::vector<uint8_t> framed = {static_cast<uint8_t>(reply.size() >> 8),
+                                       static_cast<uint8_t>(reply.size() & 0xff)};
+        framed.insert(framed.end(), reply.begin(), reply.end());
+        send(connection, framed.data(), framed.size(), MSG_NOSIGNAL);
+      }
+    }
+  }
+
+  // The answer to `query` (one question): the header and question copied, QR and AA set, and an
+  // A record 192.0.2.99 for an A question; then bent as the behaviour says.
+  std::vector<uint8_t> Reply(const std::vector<uint8_t>& query, bool over_tcp) {
+    if (query.size() < 12) {
+      return {};
+    }
+    last_flags_ = query[2];
+    size_t end = 12;
+    while (end < query.size() && query[end] != 0) {
+      end += 1 + query[end];
+    }
+    end += 1 + 4;  // the root label, type and class
+    if (end > query.size()) {
+      return {};
+    }
+    const bool a_question = query[end - 4] == 0 && query[end - 3] == 1;
+    std::vector<uint8_t> reply(query.begin(), query.begin() + static_cast<ptrdiff_t>(end));
+    reply[2] = static_cast<uint8_t>(0x80 | (query[2] & 0x79) | 0x04);  // QR, opcode, AA, RD
+    reply[3] = 0;
+    reply[4] = 0;
+    reply[5] = 1;  // one question
+    for (size_t i = 6; i < 12; ++i) {
+      reply[i] = 0;
+    }
+    bool answer = a_question;
+    switch (behaviour_) {
+      case Fake::kWrongId:
+        reply[0] ^= 0xff;
+        break;
+      case Fake::kQrClear:
+        reply[2] &= 0x7f;
+        break;
+      case Fake::kOtherQuestion:
+        reply[13] = 'x';
+        break;
+      case Fake::kOtherOpcode:
+        reply[2] = static_cast<uint8_t>((reply[2] & 0x87) | (2 << 3));
+        break;
+      case Fake::kRefuseWithoutRd:
+        if ((query[2] & 0x01) == 0) {
+          reply[3] = 5;  // REFUSED
+          answer = false;
+        }
+        break;
+      case Fake::kTruncateThenTcp:
+      case Fake::kTruncateLateThenSilent:
+        if (!over_tcp) {
+          reply[2] |= 0x02;  // TC
+          answer = false;
+        }
+        break;
+      default:
+        break;
+    }
+    if (answer) {
+      reply[7] = 1;
+      const uint8_t record[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 99};
+      reply.insert(reply.end(), std::begin(record), std::end(record));
+    }
+    return reply;
+  }
+
+  const Fake behaviour_;
+  int udp_ = -1;
+  int tcp_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> last_flags_{-1};
+  std::vector<int> held_;  // TCP connections, touched by the server thread only until the join
+  std::thread thread_;
+};
+
+const TsigKey kSomeKey{"hmac-sha256", "tandem-key.", "c2VjcmV0c2VjcmV0c2VjcmV0"};
+
+TEST(DnsClientFake, TheFakeAnswersAnUnsignedQuery) {
+  for (Fake behaviour : {Fake::kAnswer, Fake::kTruncateThenTcp}) {
+    FakeDnsServer fake(behaviour);
+    auto records = DnsClient(fake.address(), std::nullopt).Query("www.example.test.", "A");
+    ASSERT_TRUE(records.ok()) << records.status().ToString();
+    ASSERT_EQ(records->size(), 1u);
+    EXPECT_EQ(records->front().value, "192.0.2.99");
+  }
+}
+
+TEST(DnsClientFake, AnUnsignedAnswerToASignedRequestIsPermissionDenied) {
+  for (Fake behaviour : {Fake::kAnswer, Fake::kTruncateThenTcp}) {
+    FakeDnsServer fake(behaviour);
+    DnsClient client(fake.address(), kSomeKey, std::chrono::milliseconds(1000));
+    auto records = client.Query("www.example.test.", "A");
+    ASSERT_FALSE(records.ok());
+    EXPECT_EQ(records.status().code(), engine::StatusCode::kPermissionDenied)
+        << records.status().ToString();
+    EXPECT_THAT(records.status().message(), HasSubstr("tandem-key."));
+    EXPECT_THAT(records.status().message(), Not(HasSubstr(kSomeKey.secret_base64)));
+
+    auto serial = client.SoaSerial("example.test.");
+    EXPECT_EQ(serial.status().code(), engine::StatusCode::kPermissionDenied)
+        << serial.status().ToString();
+
+    // Over TCP: the fake echoes the update's header and zone section with NOERROR, unsigned.
+    engine::Status status = client.ReplaceRecords(
+        "example.test.", {{"www.example.test.", "A", "192.0.2.10", "198.51.100.20", 60}});
+    EXPECT_EQ(status.code(), engine::StatusCode::kPermissionDenied) << status.ToString();
+    EXPECT_THAT(status.message(), Not(HasSubstr(kSomeKey.secret_base64)));
+  }
+}
+
+TEST(DnsClientFake, TheUpdateIsSentWithRdClear) {
+  FakeDnsServer fake(Fake::kAnswer);
+  DnsClient client(fake.address(), kSomeKey, std::chrono::milliseconds(1000));
+  EXPECT_FALSE(client
+                   .ReplaceRecords("example.test.",
+                                   {{"www.example.test.", "A", "192.0.2.10", "198.51.100.20", 60}})
+                   .ok());
+  const int flags = fake.last_request_flags();
+  ASSERT_GE(flags, 0);
+  EXPECT_EQ((flags >> 3) & 0x0f, 5) << "opcode UPDATE";
+  EXPECT_EQ(flags & 0x01, 0) << "RD must be clear in an UPDATE (RFC 2136 2.2)";
+}
+
+TEST(DnsClientFake, RecursionDesiredIsSetOnlyWhenAsked) {
+  FakeDnsServer fake(Fake::kRefuseWithoutRd);
+  DnsClient client(fake.address(), std::nullopt, std::chrono::milliseconds(1000));
+  auto own_data = client.Query("www.example.test.", "A");
+  ASSERT_FALSE(own_data.ok());
+  EXPECT_EQ(own_data.status().code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(own_data.status().message(), HasSubstr("REFUSED"));
+  auto resolved = client.Query("www.example.test.", "A", /*recursion_desired=*/true);
+  ASSERT_TRUE(resolved.ok()) << resolved.status().ToString();
+  ASSERT_EQ(resolved->size(), 1u);
+  EXPECT_EQ(resolved->front().value, "192.0.2.99");
+}
+
+TEST(DnsClientFake, AnAnswerThatDoesNotMatchTheQueryIsRefused) {
+  struct Case {
+    Fake behaviour;
+    std::string says;
+  };
+  for (const Case& bent :
+       {Case{Fake::kQrClear, "QR bit is clear"}, Case{Fake::kOtherQuestion, "xww.example.test."},
+        Case{Fake::kOtherOpcode, "opcode is STATUS"}}) {
+    FakeDnsServer fake(bent.behaviour);
+    auto records = DnsClient(fake.address(), std::nullopt, std::chrono::milliseconds(1000))
+                       .Query("www.example.test.", "A");
+    ASSERT_FALSE(records.ok()) << bent.says;
+    EXPECT_EQ(records.status().code(), engine::StatusCode::kCorruption)
+        << records.status().ToString();
+    EXPECT_THAT(records.status().message(), HasSubstr(bent.says));
+  }
+  // A datagram with another ID is not the answer: the client keeps waiting for it.
+  FakeDnsServer fake(Fake::kWrongId);
+  auto records = DnsClient(fake.address(), std::nullopt, std::chrono::milliseconds(300))
+                     .Query("www.example.test.", "A");
+  EXPECT_EQ(records.status().code(), engine::StatusCode::kTimeout) << records.status().ToString();
+}
+
+TEST(DnsClientFake, TheTcpRetryAfterATruncatedAnswerKeepsTheCallsDeadline) {
+  FakeDnsServer fake(Fake::kTruncateLateThenSilent);  // TC after 450 ms, then a silent TCP
+  DnsClient client(fake.address(), std::nullopt, std::chrono::milliseconds(500));
+  const auto start = Clock::now();
+  auto records = client.Query("www.example.test.", "A");
+  const auto elapsed = Clock::now() - start;
+  ASSERT_FALSE(records.ok());
+  EXPECT_EQ(records.status().code(), engine::StatusCode::kTimeout) << records.status().ToString();
+  EXPECT_GE(elapsed, std::chrono::milliseconds(490));
+  // A fresh timeout for the TCP retry would end at 450 + 500 ms.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(850));
+}
+
+TEST(DnsClientFake, ASilentServerTimesOutWithinTheTimeout) {
+  FakeDnsServer silent(Fake::kSilent);
   DnsClient client(silent.address(), std::nullopt, std::chrono::milliseconds(300));
   const auto start = Clock::now();
   auto records = client.Query("www.example.test.", "A");
@@ -273,18 +546,72 @@ TEST(DnsClientUnreachable, ASilentServerTimesOutWithinTheTimeout) {
   EXPECT_LT(elapsed, std::chrono::milliseconds(1500));
 }
 
-TEST(DnsClientUnreachable, AClosedPortIsConnectionFailed) {
-  SilentPort silent;  // its UDP port is taken, its TCP port has no listener
-  DnsClient client(silent.address(),
-                   TsigKey{"hmac-sha256", "tandem-key.", "c2VjcmV0c2VjcmV0c2VjcmV0"},
-                   std::chrono::milliseconds(1000));
+TEST(DnsClientFake, AClosedPortIsConnectionFailed) {
+  FakeDnsServer silent(Fake::kSilent);  // its TCP port is bound by it and has no listener
+  DnsClient client(silent.address(), kSomeKey, std::chrono::milliseconds(1000));
   const auto start = Clock::now();
   engine::Status status = client.ReplaceRecords(
       "example.test.", {{"www.example.test.", "A", "192.0.2.10", "198.51.100.20", 60}});
   EXPECT_EQ(status.code(), engine::StatusCode::kConnectionFailed) << status.ToString();
   EXPECT_THAT(status.message(), HasSubstr(silent.address()));
-  EXPECT_THAT(status.message(), Not(HasSubstr("c2VjcmV0c2VjcmV0c2VjcmV0")));
+  EXPECT_THAT(status.message(), Not(HasSubstr(kSomeKey.secret_base64)));
   EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+// WatchPropagation against fakes (here, where the fake lives).
+
+TEST(DnsPropagationFake, TheWatchAsksResolversWithRecursionDesired) {
+  FakeDnsServer resolver(Fake::kRefuseWithoutRd);  // refuses RD=0 like a remote Unbound
+  PropagationOptions options;
+  options.resolvers = {resolver.address()};
+  options.expected = {{"www.example.test.", "A", "192.0.2.99"}};
+  options.timeout = std::chrono::milliseconds(2000);
+  options.poll_interval = std::chrono::milliseconds(50);
+  options.query_timeout = std::chrono::milliseconds(500);
+  auto watched = WatchPropagation(options);
+  ASSERT_TRUE(watched.ok()) << watched.status().ToString();
+  ASSERT_EQ(watched->size(), 1u);
+  EXPECT_TRUE(watched->front().done);
+}
+
+TEST(DnsPropagationFake, EachQueryGetsAtMostTheTimeLeftOfTheWatch) {
+  FakeDnsServer slow(Fake::kAnswerLate);  // answers every A query with 192.0.2.99 after 450 ms
+  PropagationOptions options;
+  options.resolvers = {slow.address()};
+  options.expected = {{"www.example.test.", "A", "192.0.2.99"},
+                      {"api.example.test.", "A", "192.0.2.99"},
+                      {"v4.example.test.", "A", "192.0.2.99"}};
+  options.timeout = std::chrono::milliseconds(500);
+  options.poll_interval = std::chrono::milliseconds(50);
+  options.query_timeout = std::chrono::milliseconds(1000);
+  const auto start = Clock::now();
+  auto watched = WatchPropagation(options);
+  const auto elapsed = Clock::now() - start;
+  // The second query has 50 ms left and gets no more: the watch times out at 500 ms. (With a full
+  // query timeout it would end at 900 ms; with the time left at the start of the round for every
+  // query, the round would even complete, after 1350 ms.)
+  ASSERT_FALSE(watched.ok());
+  EXPECT_EQ(watched.status().code(), engine::StatusCode::kTimeout) << watched.status().ToString();
+  EXPECT_GE(elapsed, std::chrono::milliseconds(490));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(800));
+}
+
+// --- SameDnsValue: no server needed. ---
+
+TEST(SameDnsValueTest, ComparesCanonicalForms) {
+  EXPECT_TRUE(SameDnsValue("A", "192.0.2.10", "192.0.2.10"));
+  EXPECT_FALSE(SameDnsValue("A", "192.0.2.10", "192.0.2.11"));
+  EXPECT_TRUE(SameDnsValue("AAAA", "2001:DB8::10", "2001:db8::10"));
+  EXPECT_TRUE(SameDnsValue("aaaa", "2001:db8:0:0:0:0:0:10", "2001:db8::10"));
+  EXPECT_FALSE(SameDnsValue("AAAA", "2001:db8::10", "2001:db8::11"));
+  EXPECT_TRUE(SameDnsValue("CNAME", "New-LB.example.test", "new-lb.example.test."));
+  EXPECT_TRUE(SameDnsValue("cname", "new-lb.example.test.", "NEW-LB.EXAMPLE.TEST."));
+  EXPECT_FALSE(SameDnsValue("CNAME", "new-lb.example.test.", "old-lb.example.test."));
+  // Unreadable values and types are never the same, not even as equal text.
+  EXPECT_FALSE(SameDnsValue("A", "not-an-address", "not-an-address"));
+  EXPECT_FALSE(SameDnsValue("AAAA", "192.0.2.10", "192.0.2.10"));
+  EXPECT_FALSE(SameDnsValue("BOGUSTYPE", "x", "x"));
+  EXPECT_FALSE(SameDnsValue("A", "", ""));
 }
 
 // --- Bad input: refused before anything is sent. ---

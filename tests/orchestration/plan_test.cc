@@ -512,6 +512,18 @@ TEST(Plan, AddressesMustBeHostAndPort) {
   ExpectRefusedAt(text, "10.0.0.54", "dns.resolvers", "has no port");
   text = Replace(Sample(), "address = \"198.51.100.10:443\"", "address = \"[::1]\"");
   ExpectRefusedAt(text, "[::1]", "dns.tls.address", "has no port");
+  // DNS servers are asked by address, and the TLS check must reach the new address, not where
+  // the name points before the switch.
+  text = Replace(Sample(), "server = \"10.0.0.53:53\"", "server = \"ns1.example.com:53\"");
+  ExpectRefusedAt(text, "server = ", "dns.server", "names the host ns1.example.com, not an IP");
+  text = Replace(Sample(), "\"10.0.0.54:53\"", "\"ns2.example.com:53\"");
+  ExpectRefusedAt(text, "ns2.example.com", "dns.resolvers", "not an IP address");
+  text = Replace(Sample(), "address = \"198.51.100.10:443\"", "address = \"www.example.com:443\"");
+  ExpectRefusedAt(text, "www.example.com:443", "dns.tls.address", "not an IP address");
+  EXPECT_TRUE(ParsePlan(Replace(Sample(), "address = \"198.51.100.10:443\"",
+                                "address = \"[2001:db8::1]:443\""),
+                        "shop.toml")
+                  .ok());
   // A socket path and a bracketed IPv6 address are fine.
   EXPECT_TRUE(
       ParsePlan(Replace(Sample(), "log = \"127.0.0.1:5140\"", "log = \"[::1]:5140\""), "shop.toml")

@@ -84,10 +84,21 @@ TEST(RunCliDns, PhaseOneLowersTheTtlsInOneUpdateAndStatusSaysWhenTheSwitchIsSafe
             std::string::npos)
       << text.out;
 
-  // A second run finds the TTLs already low: the zone is not touched again.
+  // Both resolvers (the primary and the secondary fed by transfer) served the low TTL.
+  for (const nlohmann::json& resolver : step["detail"]["resolvers"]) {
+    EXPECT_TRUE(resolver["done"].get<bool>()) << resolver.dump();
+  }
+
+  // A second run finds the TTLs already low: the zone is not touched again, and the TTL the first
+  // run lowered (from its journal) still decides when the switch is safe.
   CommandOutcome again = RunTandem({"run", plan, "--format", "json"}, {}, seconds(120));
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 1);
+  const nlohmann::json second = nlohmann::json::parse(StatusJson(plan));
+  const nlohmann::json& second_step = second["steps"][1];
+  EXPECT_EQ(second_step["detail"]["updated"], false) << second_step.dump();
+  EXPECT_EQ(second_step["detail"]["records"][0]["ttl_before"], 3600) << second_step.dump();
+  EXPECT_GT(second_step["detail"]["switch_safe_in_s"].get<int64_t>(), 3500) << second_step.dump();
 }
 
 TEST(RunCliDns, ARecordSomeoneElseChangedStopsTheRunAndTheZoneIsNotTouched) {
