@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -42,7 +43,12 @@ class ShareWatcher {
   }
 
  private:
+  // `show stat` reads the servers one after the other while HAProxy's other thread may apply the
+  // controller's `set weight` commands in between, so one reading can mix two moments (seen:
+  // old-1 at its new weight, old-2 not yet, new already raised: 9.09% on the way from 0% to 5%).
+  // A share counts once two readings in a row agree on it.
   void Watch() {
+    double previous = -1;
     while (!stop_) {
       double share = -1;
       try {
@@ -50,13 +56,14 @@ class ShareWatcher {
       } catch (const std::exception&) {
         // The admin socket busy: try again.
       }
-      if (share >= 0) {
+      if (share >= 0 && previous >= 0 && std::abs(share - previous) < 0.01) {
         std::lock_guard<std::mutex> lock(mu_);
         if (share + 0.01 < highest_) {
           drops_ += std::to_string(highest_) + " -> " + std::to_string(share) + "; ";
         }
         highest_ = std::max(highest_, share);
       }
+      previous = share;
       std::this_thread::sleep_for(milliseconds(20));
     }
   }
