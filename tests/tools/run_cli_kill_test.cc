@@ -5,6 +5,7 @@
 // completes with exit 0. Label stress.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -106,8 +107,23 @@ TEST(RunCliKill, KillNineAtRandomMomentsThenResumeContinuesWhereItWasAndComplete
     std::vector<std::string> args = {"run", plan, "--format", "json"};
     if (attempt > 0) args.push_back("--resume");
     TandemProcess run(args, rig.dir() + "/run-" + std::to_string(attempt) + ".log");
-    std::this_thread::sleep_for(
-        milliseconds(attempt == 0 ? first_delay_ms(random) : delay_ms(random)));
+    // Phase 3 starts over on each resume (streams, the lag hold, the verify), so random delays
+    // alone can spend every kill there (CI: 10 of 10). From the second half on, until a kill has
+    // landed in phase 4, wait for the run to reach phase 4 first (bounded), then strike.
+    const bool phase_four_seen =
+        std::find(phases_at_kill.begin(), phases_at_kill.end(), 4) != phases_at_kill.end();
+    if (kills >= kKills / 2 && !phase_four_seen) {
+      const auto until = std::chrono::steady_clock::now() + seconds(120);
+      while (std::chrono::steady_clock::now() < until && run.Running()) {
+        nlohmann::json now = nlohmann::json::parse(StatusJson(plan), nullptr, false);
+        if (!now.is_discarded() && now.value("phase", 0) == 4) break;
+        std::this_thread::sleep_for(milliseconds(200));
+      }
+      std::this_thread::sleep_for(milliseconds(first_delay_ms(random)));
+    } else {
+      std::this_thread::sleep_for(
+          milliseconds(attempt == 0 ? first_delay_ms(random) : delay_ms(random)));
+    }
     if (!run.KillNine()) {
       // It ended before the kill: it must have completed.
       std::optional<int> code = run.WaitForExit(seconds(1));
