@@ -30,6 +30,7 @@
 #include "engine/table_schema.h"
 #include "engine/value.h"
 #include "engine/verification.h"
+#include "engine/write_freeze.h"
 
 namespace tandem::engine {
 
@@ -62,6 +63,11 @@ class Database {
   // logged-in user, tables that cannot be replicated, and facts for the report. Checks that need
   // both sides (schema comparison, clock difference) are done by the caller.
   virtual Result<Assessment> Assess(Role role) = 0;
+
+  // The write freeze of the cutover over this connection (engine/write_freeze.h); nullptr when the
+  // connector offers none. Owned by this object and valid as long as it is; used by the same
+  // thread.
+  virtual WriteFreeze* write_freeze() { return nullptr; }
 
  protected:
   Database() = default;

@@ -877,4 +877,60 @@ engine::Result<VerifyOutcome> DatastoreLink::Verify(const std::atomic<bool>* sto
   return outcome;
 }
 
+engine::Result<engine::Position> DatastoreLink::SourcePosition() {
+  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<engine::Database> source,
+                          ports_.open_database(plan_.source));
+  engine::WriteFreeze* freeze = source->write_freeze();
+  if (freeze == nullptr) {
+    return engine::Unsupported(plan_.name + ": the " + plan_.source_uri_redacted +
+                               " connector reads no log position");
+  }
+  return freeze->CurrentPosition();
+}
+
+engine::Result<std::chrono::milliseconds> DatastoreLink::WaitUntilApplied(
+    const engine::Position& position, std::chrono::milliseconds timeout,
+    const std::function<bool()>& stop) {
+  if (!ports_.read_applied) {
+    return engine::InvalidArgument(plan_.name + ": no way to read the stream's checkpoint");
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + timeout;
+  engine::Position applied;
+  engine::Status last_error;
+  while (true) {
+    auto read = ports_.read_applied(plan_.target, plan_.name);
+    if (read.ok()) {
+      last_error = engine::Status();
+      applied = *read;
+      auto order = engine::Compare(applied, position);
+      if (!order.ok()) {
+        return engine::FailedPrecondition(
+            plan_.name + ": the stream's checkpoint " + engine::Serialize(applied) +
+            " cannot be compared with the source's position " + engine::Serialize(position) + ": " +
+            order.status().message());
+      }
+      if (*order != std::strong_ordering::less) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+      }
+    } else {
+      last_error = read.status();
+    }
+    if (stop && stop()) {
+      return engine::Cancelled(plan_.name + ": stopped while waiting for the stream to drain");
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (!last_error.ok()) return last_error;
+      return engine::Timeout(plan_.name + ": the stream applied up to " +
+                             (std::holds_alternative<std::monostate>(applied)
+                                  ? std::string("nothing")
+                                  : engine::Serialize(applied)) +
+                             ", not yet " + engine::Serialize(position) + ", after " +
+                             std::to_string(timeout.count()) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace tandem::orchestration

@@ -38,6 +38,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +47,7 @@
 
 #include "engine/connection_config.h"
 #include "engine/database.h"
+#include "engine/position.h"
 #include "engine/status.h"
 #include "lag/lag_monitor.h"
 #include "lag/lag_snapshot.h"
@@ -61,6 +63,11 @@ struct DatastoreLinkPorts {
   std::string tandem_binary;             // the `tandem` executable to run `sync` with
   std::string log_directory;             // must exist and be writable
   int sync_threads = 4;                  // --threads of the child (1..64)
+  // The position a stream has durably applied on its target (tools::ReadAppliedPosition):
+  // (target, stream name) -> the greatest checkpoint, std::monostate when none.
+  std::function<engine::Result<engine::Position>(const engine::ConnectionConfig&,
+                                                 const std::string&)>
+      read_applied;
 };
 
 // Timings; the defaults are the contract, tests shorten them.
@@ -156,6 +163,20 @@ class DatastoreLink {
   // verifies the differing tables again; only differences found both times count.
   // Errors: those of the verification (connections, kUnsupported), kCancelled when `stop` is set.
   engine::Result<VerifyOutcome> Verify(const std::atomic<bool>* stop);
+
+  // The drain of the cutover, compared exactly: the source's log position now
+  // (engine::WriteFreeze::CurrentPosition over a new source connection), and the wait until the
+  // stream has durably applied everything up to a position (its checkpoint on the target, read
+  // through ports.read_applied every 20 ms, compared with engine::Compare).
+  // SourcePosition errors: the connection's; kUnsupported when the connector has no write freeze.
+  engine::Result<engine::Position> SourcePosition();
+  // Returns how long the wait took. Errors: kTimeout "<name>: the stream applied up to <P1>, not
+  // yet <P2>, after <timeout>"; kFailedPrecondition when the positions cannot be compared (another
+  // source history: the target's checkpoint is not this source's); kCancelled when `stop` said
+  // so; read_applied's errors (a server away) once they persist for the whole timeout.
+  engine::Result<std::chrono::milliseconds> WaitUntilApplied(const engine::Position& position,
+                                                             std::chrono::milliseconds timeout,
+                                                             const std::function<bool()>& stop);
 
  private:
   void Supervise();

@@ -15,6 +15,7 @@
 #include <set>
 #include <utility>
 
+#include "orchestration/host_port.h"
 #include "orchestration/socket_fd.h"
 
 namespace tandem::orchestration {
@@ -128,52 +129,18 @@ engine::Result<ServerAddress> ParseServer(const std::string& server) {
                                    "; write an IP address with an optional port, e.g. "
                                    "192.0.2.53:53 or [2001:db8::53]:53");
   };
-  std::string host = server;
-  std::string port_text;
-  if (!server.empty() && server.front() == '[') {
-    const size_t close = server.find(']');
-    if (close == std::string::npos) {
-      return bad("has '[' without ']'");
-    }
-    host = server.substr(1, close - 1);
-    if (close + 1 < server.size()) {
-      if (server[close + 1] != ':') {
-        return bad("has text after ']' that is not ':port'");
-      }
-      port_text = server.substr(close + 2);
-      if (port_text.empty()) {
-        return bad("has an empty port");
-      }
-    }
-  } else if (std::count(server.begin(), server.end(), ':') == 1) {
-    const size_t colon = server.find(':');
-    host = server.substr(0, colon);
-    port_text = server.substr(colon + 1);
-    if (port_text.empty()) {
-      return bad("has an empty port");
-    }
-  }
-  uint16_t port = 53;
-  if (!port_text.empty()) {
-    unsigned value = 0;
-    const auto [end, error] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (error != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535) {
-      return bad("has port '" + port_text + "', not a number in 1..65535");
-    }
-    port = static_cast<uint16_t>(value);
-  }
+  auto parsed = ParseHostPort(server, 53);
+  if (!parsed.ok()) return bad(parsed.status().message());
   ServerAddress address;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+  if (inet_pton(AF_INET, parsed->host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
+    v4->sin_port = htons(parsed->port);
     address.length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+  } else if (inet_pton(AF_INET6, parsed->host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
+    v6->sin6_port = htons(parsed->port);
     address.length = sizeof(sockaddr_in6);
   } else {
     return bad("does not start with an IPv4 or IPv6 address");

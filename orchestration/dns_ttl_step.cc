@@ -36,7 +36,7 @@ Clock::time_point FromUnixSeconds(int64_t seconds) {
 }
 
 // The longest TTL each record had before any lowering: the live one and every journaled intent's.
-std::map<std::string, int64_t> TtlsBefore(const DnsTtlJournal& journal) {
+std::map<std::string, int64_t> TtlsBefore(const DnsStepJournal& journal) {
   std::map<std::string, int64_t> ttls;
   for (const nlohmann::json& intent : journal.intents) {
     if (!intent.is_object() || !intent.contains("ttls") || !intent.at("ttls").is_object()) continue;
@@ -119,7 +119,7 @@ TsigKey PlanTsigKey(const DnsPlan& dns) {
 }
 
 engine::Result<DnsTtlStepResult> LowerRecordTtls(const DnsPlan& dns, const DnsClient& primary,
-                                                 const DnsTtlJournal& journal,
+                                                 const DnsStepJournal& journal,
                                                  const std::function<bool()>& stop) {
   DnsTtlStepResult result;
   result.detail["server"] = dns.server;
@@ -231,6 +231,28 @@ engine::Result<DnsTtlStepResult> LowerRecordTtls(const DnsPlan& dns, const DnsCl
     result.detail["note"] = result.warning;
     return result;
   }
+  // Every resolver serves the low TTL. The first moment an attempt saw that since the TTLs were
+  // lowered decides, not this poll's: a resumed run days after phase 1 must not wait again.
+  const int64_t lowered_s = UnixSeconds(lowered_at);
+  std::optional<int64_t> seen_low;
+  for (const nlohmann::json& applied : journal.applied) {
+    if (!applied.is_object() || !applied.contains("resolvers_low_at") ||
+        !applied.at("resolvers_low_at").is_number_integer()) {
+      continue;
+    }
+    const int64_t at = applied.at("resolvers_low_at").get<int64_t>();
+    if (at >= lowered_s && (!seen_low || at < *seen_low)) seen_low = at;
+  }
+  if (seen_low) {
+    last_low = FromUnixSeconds(*seen_low);
+  } else if (!watched.empty()) {
+    const int64_t low_at = UnixSecondsUp(last_low);
+    engine::Status journaled_low =
+        journal.record_applied({{"at", lowered_s}, {"resolvers_low_at", low_at}});
+    if (!journaled_low.ok()) return journaled_low;
+    last_low = FromUnixSeconds(low_at);
+  }
+  result.detail["resolvers_low_at"] = FormatUtcTime(last_low);
   const auto safe_at = last_low + std::chrono::seconds(longest_before);
   result.detail["switch_safe_at"] = FormatUtcTime(safe_at);
   result.detail["switch_safe_in_s"] = std::max<int64_t>(

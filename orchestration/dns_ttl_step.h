@@ -19,6 +19,10 @@
 //      applied time: a crash or a lost answer) the moment is "now", an upper bound. When a
 //      resolver still serves a longer TTL at the end of the poll, switch_safe_at is null and the
 //      detail says which resolver serves what: the cutover checks again before switching.
+//      The first moment every resolver served the low TTL is journaled (an applied sample with
+//      "resolvers_low_at"); a later run (phase 5's check, a resume days later) uses the earliest
+//      such moment at or after the lowering rather than its own poll's, so it does not wait the
+//      old TTL out again.
 // Re-running the step is safe: records already at dns.ttl are not updated again.
 //
 // Thread safety: a free function on the caller's thread.
@@ -40,17 +44,23 @@ struct DnsTtlStepResult {
   // Empty when the step is done; otherwise why it stops the run (one line with the fix).
   std::string problem;
   // {"server", "ttl", "records": [{"name","type","value","ttl_before","state"}], "updated",
-  //  "lowered_at", "resolvers": [{"resolver","done","at","answer"}], "switch_safe_at" (null when
+  //  "lowered_at", "resolvers": [{"resolver","done","at","answer"}], "resolvers_low_at" (the first
+  //  moment every resolver served the low TTL; absent when unknown), "switch_safe_at" (null when
   //  unknown), "switch_safe_in_s", "note"} (times ISO 8601 UTC).
   nlohmann::json detail = nlohmann::json::object();
   // A line for the operator when switch_safe_at is unknown; empty otherwise.
   std::string warning;
 };
 
-// What earlier attempts (of any run) journaled, and how to journal this one's.
-struct DnsTtlJournal {
-  std::vector<nlohmann::json> intents;  // {"at": unix s, "ttls": {"<name> <type>": ttl}}
-  std::vector<nlohmann::json> applied;  // {"at": unix s}
+// What earlier attempts of a DNS step (of any run of the plan) journaled, and how to journal this
+// one's: an intent before every update attempt, an applied sample after each success.
+// "dns ttl": intents {"at": unix s, "ttls": {"<name> <type>": ttl}}, applied {"at": unix s} and
+// {"at": unix s of the lowering, "resolvers_low_at": unix s}.
+// "dns switch" / "dns revert" (dns_switch_step.h): intents {"at", "serial"}, applied {"at",
+// "serial"}.
+struct DnsStepJournal {
+  std::vector<nlohmann::json> intents;
+  std::vector<nlohmann::json> applied;
   std::function<engine::Status(const nlohmann::json&)> record_intent;
   std::function<engine::Status(const nlohmann::json&)> record_applied;
 };
@@ -60,7 +70,7 @@ struct DnsTtlJournal {
 // Errors: DnsClient's (unreachable server, refused update, unsigned answer, ...) and the
 // journal's.
 engine::Result<DnsTtlStepResult> LowerRecordTtls(const DnsPlan& dns, const DnsClient& primary,
-                                                 const DnsTtlJournal& journal,
+                                                 const DnsStepJournal& journal,
                                                  const std::function<bool()>& stop);
 
 // The TSIG key of the plan's [dns] section.

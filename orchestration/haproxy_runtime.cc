@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "orchestration/host_port.h"
 #include "orchestration/socket_fd.h"
 
 namespace tandem::orchestration {
@@ -179,17 +180,15 @@ class RuntimeConnection {
       }
       return fd;
     }
-    const size_t colon = address_.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == address_.size()) {
+    auto parsed = ParseHostPort(address_);
+    if (!parsed.ok()) {
       return engine::InvalidArgument("HAProxy runtime API address '" + address_ +
                                      "' is neither a unix socket path (containing '/') nor "
-                                     "host:port");
+                                     "host:port: it " +
+                                     parsed.status().message());
     }
-    std::string host = address_.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
-    const std::string port = address_.substr(colon + 1);
+    const std::string& host = parsed->host;
+    const std::string port = std::to_string(parsed->port);
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -14,9 +14,11 @@
 #include "orchestration/consistency_gate.h"
 #include "orchestration/datastore_lag_gate.h"
 #include "orchestration/dns_client.h"
+#include "orchestration/dns_switch_step.h"
 #include "orchestration/dns_ttl_step.h"
 #include "orchestration/error_rate_gate.h"
 #include "orchestration/haproxy_runtime.h"
+#include "orchestration/host_port.h"
 #include "orchestration/inspection.h"
 #include "orchestration/latency_gate.h"
 #include "orchestration/probe_gate.h"
@@ -45,6 +47,9 @@ constexpr auto kThroughputProbe = std::chrono::milliseconds(500);
 constexpr const char* kDnsTtlIntent = "dns_ttl_intent";
 // And the moment each lowering was applied.
 constexpr const char* kDnsTtlApplied = "dns_ttl_applied";
+// Phase 5's switch of the records: the SOA serial before each update attempt, and after success.
+constexpr const char* kDnsSwitchIntent = "dns_switch_intent";
+constexpr const char* kDnsSwitchApplied = "dns_switch_applied";
 // A phase-4 gate measured once and then not measurable for this long counts as failing.
 constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 // Between two full verifications of a datastore during a traffic step.
@@ -69,16 +74,17 @@ nlohmann::json ReadingsToJson(const std::vector<GateReading>& readings) {
 
 // "host:port" -> a bound-and-closed UDP socket check.
 engine::Status CheckUdpBindable(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return engine::InvalidArgument("traffic.log " + address + " is not host:port");
+  auto parsed = ParseHostPort(address);
+  if (!parsed.ok()) {
+    return engine::InvalidArgument("traffic.log " + address + " " + parsed.status().message() +
+                                   "; give it as host:port, such as 127.0.0.1:5140");
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* found = nullptr;
-  const std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
+  const std::string& host = parsed->host;
+  const std::string port = std::to_string(parsed->port);
   if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
     return engine::InvalidArgument("traffic.log: cannot resolve " + address +
                                    "; give a local address such as 127.0.0.1:5140");
@@ -451,26 +457,33 @@ struct MigrationController::Impl {
     return result;
   }
 
+  // A DNS step's journal: what every run of the plan journaled under the two sample kinds (a TTL
+  // an earlier run lowered still decides when the switch is safe), and this run's recorders.
+  engine::Result<DnsStepJournal> DnsJournal(const char* intent_kind, const char* applied_kind) {
+    DnsStepJournal dns_journal;
+    auto intents = journal.SamplesOfEveryRun(intent_kind);
+    if (!intents.ok()) return intents.status();
+    auto applied = journal.SamplesOfEveryRun(applied_kind);
+    if (!applied.ok()) return applied.status();
+    dns_journal.intents = std::move(*intents);
+    dns_journal.applied = std::move(*applied);
+    dns_journal.record_intent = [this, intent_kind](const nlohmann::json& intent) {
+      return journal.AppendSample(run_id, intent_kind, intent);
+    };
+    dns_journal.record_applied = [this, applied_kind](const nlohmann::json& done) {
+      return journal.AppendSample(run_id, applied_kind, done);
+    };
+    return dns_journal;
+  }
+
   // Phase 1's "dns ttl": the records' TTLs lowered now, so the cutover can switch them safely.
   engine::Result<StepResult> RunDnsTtl() {
     StepResult result;
     const DnsClient primary(plan.dns->server, PlanTsigKey(*plan.dns));
-    DnsTtlJournal dns_journal;
-    // Every run's: a TTL an earlier run lowered still decides when the switch is safe.
-    auto intents = journal.SamplesOfEveryRun(kDnsTtlIntent);
-    if (!intents.ok()) return intents.status();
-    auto applied = journal.SamplesOfEveryRun(kDnsTtlApplied);
-    if (!applied.ok()) return applied.status();
-    dns_journal.intents = std::move(*intents);
-    dns_journal.applied = std::move(*applied);
-    dns_journal.record_intent = [&](const nlohmann::json& intent) {
-      return journal.AppendSample(run_id, kDnsTtlIntent, intent);
-    };
-    dns_journal.record_applied = [&](const nlohmann::json& done) {
-      return journal.AppendSample(run_id, kDnsTtlApplied, done);
-    };
+    auto dns_journal = DnsJournal(kDnsTtlIntent, kDnsTtlApplied);
+    if (!dns_journal.ok()) return dns_journal.status();
     auto lowered =
-        LowerRecordTtls(*plan.dns, primary, dns_journal, [this] { return StopRequested(); });
+        LowerRecordTtls(*plan.dns, primary, *dns_journal, [this] { return StopRequested(); });
     if (!lowered.ok()) return lowered.status();
     result.detail = lowered->detail;
     if (!lowered->problem.empty()) {
@@ -488,6 +501,38 @@ struct MigrationController::Impl {
           {"step", "dns ttl"},
           {"state", lowered->warning.empty() ? "ttl lowered" : "warning"},
           {"message", message}});
+    return result;
+  }
+
+  // Phase 5's "dns switch": TLS, the safe moment, one compare-and-swap update, propagation. A
+  // stop sends the traffic back to the old servers: the cutover did not happen.
+  engine::Result<StepResult> RunDnsSwitch(const RunStep& step) {
+    StepResult result;
+    const DnsClient primary(plan.dns->server, PlanTsigKey(*plan.dns));
+    auto ttl_journal = DnsJournal(kDnsTtlIntent, kDnsTtlApplied);
+    if (!ttl_journal.ok()) return ttl_journal.status();
+    auto switch_journal = DnsJournal(kDnsSwitchIntent, kDnsSwitchApplied);
+    if (!switch_journal.ok()) return switch_journal.status();
+    DnsSwitchOptions switch_options;
+    switch_options.rollback_budget = plan.rollback_budget;
+    switch_options.stop = [this] { return StopRequested(); };
+    Emit(StepEvent(step, "switching"));
+    auto switched =
+        SwitchRecords(*plan.dns, primary, *ttl_journal, *switch_journal, switch_options);
+    if (!switched.ok()) {
+      if (switched.status().code() == engine::StatusCode::kCancelled) return Interrupted(result);
+      return switched.status();
+    }
+    result.detail = switched->detail;
+    for (const std::string& warning : switched->warnings) {
+      nlohmann::json event = StepEvent(step, "warning");
+      event["message"] = warning;
+      Emit(event);
+    }
+    if (!switched->problem.empty()) {
+      result.outcome = Outcome::kStopped;
+      result.message = switched->problem;
+    }
     return result;
   }
 
@@ -949,6 +994,8 @@ struct MigrationController::Impl {
         return RunBaseline(step);
       case StepKind::kTraffic:
         return RunTraffic(step, record);
+      case StepKind::kDnsSwitch:
+        return RunDnsSwitch(step);
     }
     return engine::Internal("unknown step kind");
   }
@@ -1142,7 +1189,7 @@ struct MigrationController::Impl {
       if (!result.ok()) {
         // Could not measure or act: never leave traffic on the new servers unwatched.
         nlohmann::json detail = {{"error", result.status().message()}};
-        if (plan.traffic && step.phase == Phase::kTraffic) {
+        if (plan.traffic && (step.phase == Phase::kTraffic || step.phase == Phase::kCutover)) {
           engine::Status back = ShiftAllToOld();
           detail["traffic_back_on_old"] = back.ok();
         }
@@ -1155,6 +1202,14 @@ struct MigrationController::Impl {
       }
       if (result->outcome == Outcome::kInterrupted) {
         return Interrupt();  // the step stays started, with the last gate values it journaled
+      }
+      if (result->outcome == Outcome::kStopped && plan.traffic && step.phase == Phase::kCutover) {
+        // The cutover did not happen: the old side takes every request again (phase 4's steps
+        // return the traffic themselves).
+        engine::Status back = ShiftAllToOld();
+        result->message += back.ok() ? "; traffic is back on the old servers"
+                                     : "; RETURNING TRAFFIC FAILED: " + back.message();
+        result->detail["traffic_back_on_old"] = back.ok();
       }
       if (result->outcome == Outcome::kStopped) {
         // The failure must be on record: a resume of an unrecorded failure would run the step

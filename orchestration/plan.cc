@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "engine/stable_hash.h"
+#include "orchestration/host_port.h"
 
 namespace tandem::orchestration {
 
@@ -106,47 +107,8 @@ std::string Lower(std::string_view text) {
 
 // What is wrong with `text` as "host:port" (IPv6 hosts in brackets), or nullopt when it is fine.
 std::optional<std::string> HostPortProblem(std::string_view text) {
-  if (text.empty()) {
-    return "is empty";
-  }
-  if (HasWhiteSpace(text)) {
-    return "contains white space";
-  }
-  std::string_view host;
-  std::string_view port;
-  if (text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      return "has an unterminated '['";
-    }
-    host = text.substr(1, close - 1);
-    std::string_view rest = text.substr(close + 1);
-    if (rest.empty() || rest.front() != ':') {
-      return "has no port";
-    }
-    port = rest.substr(1);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return "has no port";
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return "is an IPv6 address without brackets";
-    }
-  }
-  if (host.empty()) {
-    return "has no host";
-  }
-  if (host.find('/') != std::string_view::npos) {
-    return "has a '/' in the host";
-  }
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
-    return "has a port that is not a number from 1 to 65535";
-  }
+  auto parsed = ParseHostPort(text);
+  if (!parsed.ok()) return parsed.status().message();
   return std::nullopt;
 }
 
@@ -164,11 +126,10 @@ bool IsIpv6Literal(const std::string& text) {
 // would need DNS to find DNS), and the TLS check must reach the NEW address, which the name still
 // resolves away from before the switch.
 std::optional<std::string> IpHostPortProblem(std::string_view text) {
-  if (auto problem = HostPortProblem(text)) return problem;
-  std::string host(text.front() == '[' ? text.substr(1, text.find(']') - 1)
-                                       : text.substr(0, text.rfind(':')));
-  if (!IsIpv4Literal(host) && !IsIpv6Literal(host)) {
-    return "names the host " + host + ", not an IP address";
+  auto parsed = ParseHostPort(text);
+  if (!parsed.ok()) return parsed.status().message();
+  if (!IsIpLiteral(parsed->host)) {
+    return "names the host " + parsed->host + ", not an IP address";
   }
   return std::nullopt;
 }

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <utility>
 
+#include "orchestration/host_port.h"
+
 namespace tandem::orchestration {
 namespace {
 
@@ -47,38 +49,10 @@ engine::Result<ProbeTarget> ParseProbeUrl(const std::string& url) {
   if (authority.find('@') != std::string::npos) {
     return refuse("contains user information");
   }
-  std::string host = authority;
-  std::string port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      return refuse("has an unclosed '[' in its host");
-    }
-    host = authority.substr(1, close - 1);
-    const std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        return refuse("has text after its IPv6 host");
-      }
-      port_text = after.substr(1);
-    }
-  } else if (const size_t colon = authority.rfind(':'); colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port_text = authority.substr(colon + 1);
-  }
-  if (host.empty()) {
-    return refuse("has no host");
-  }
-  target.host = host;
-  if (!port_text.empty() || authority.back() == ':') {
-    int port = 0;
-    const char* end = port_text.data() + port_text.size();
-    const auto [ptr, error] = std::from_chars(port_text.data(), end, port);
-    if (port_text.empty() || error != std::errc() || ptr != end || port < 1 || port > 65535) {
-      return refuse("has a port that is not a number from 1 to 65535");
-    }
-    target.port = port;
-  }
+  auto parsed = ParseHostPort(authority, static_cast<uint16_t>(target.port));
+  if (!parsed.ok()) return refuse(parsed.status().message());
+  target.host = parsed->host;
+  target.port = parsed->port;
   return target;
 }
 

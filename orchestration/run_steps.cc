@@ -114,6 +114,34 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
       steps.push_back(step);
     }
   }
+
+  if (plan.dns) {
+    const DnsPlan& dns = *plan.dns;
+    RunStep dns_switch;
+    dns_switch.phase = Phase::kCutover;
+    dns_switch.kind = StepKind::kDnsSwitch;
+    dns_switch.name = "dns switch";
+    std::string changes;
+    for (const DnsRecordChange& record : dns.records) {
+      changes += (changes.empty() ? "" : ", ") + record.name + " " + record.type + " " +
+                 record.old_value + " -> " + record.new_value;
+    }
+    dns_switch.action =
+        (dns.tls_host ? "check TLS for " + *dns.tls_host + " at " + *dns.tls_address + ", then "
+                      : "") +
+        "wait until the old TTLs have run out at every resolver, change " + changes +
+        " in one TSIG-signed update that requires the old values, and watch every resolver "
+        "answer the new values";
+    dns_switch.gate =
+        std::string(dns.tls_host ? "the certificate is valid for the host name; " : "") +
+        "undoing fits the rollback budget of " + FormatDuration(plan.rollback_budget) +
+        " (TTL + propagation seen); every resolver answers the new values within " +
+        FormatDuration(dns.propagation_timeout);
+    dns_switch.inverse =
+        "the records back to their old values in one compare-and-swap update, propagation "
+        "watched";
+    steps.push_back(dns_switch);
+  }
   return steps;
 }
 

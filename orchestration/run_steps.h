@@ -13,6 +13,10 @@
 //   phase 3 sync           "sync <datastore>"      stream started, copy done, lag and verify gates
 //   phase 4 traffic        "baseline"              every request to old; old servers measured
 //                          "traffic <p>%"          new servers receive p% of requests; dwell gated
+//   phase 5 cutover        "dns switch"            ([dns] only) TLS checked, the safe moment
+//                                                  waited for, the records switched old -> new in
+//                                                  one compare-and-swap update, propagation
+//                                                  watched (dns_switch_step.h)
 //
 // Steps are idempotent: running a done step again changes nothing, so replay after a crash is
 // safe. The step name is its identity in the journal.
@@ -27,7 +31,7 @@
 
 namespace tandem::orchestration {
 
-enum class StepKind { kAssessment, kDnsTtl, kProvisioning, kSync, kBaseline, kTraffic };
+enum class StepKind { kAssessment, kDnsTtl, kProvisioning, kSync, kBaseline, kTraffic, kDnsSwitch };
 
 struct RunStep {
   Phase phase = Phase::kAssessment;

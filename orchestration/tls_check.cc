@@ -23,6 +23,7 @@
 #include <string_view>
 #include <utility>
 
+#include "orchestration/host_port.h"
 #include "orchestration/socket_fd.h"
 #include "orchestration/utc_time.h"
 
@@ -72,12 +73,6 @@ std::string DrainOpenSslErrors() {
   return text;
 }
 
-bool IsIpAddress(const std::string& text) {
-  unsigned char bytes[16];
-  return inet_pton(AF_INET, text.c_str(), bytes) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), bytes) == 1;
-}
-
 struct Endpoint {
   std::string host;  // without brackets
   std::string port;
@@ -85,60 +80,14 @@ struct Endpoint {
 
 // "host:port", "198.51.100.10:443" or "[2001:db8::1]:443".
 engine::Result<Endpoint> ParseAddress(const std::string& address, const std::string& name) {
-  const auto invalid = [&](const std::string& why) {
-    return engine::InvalidArgument("TLS check for " + name + ": address '" + address + "' " + why +
+  auto parsed = ParseHostPort(address);
+  if (!parsed.ok()) {
+    return engine::InvalidArgument("TLS check for " + name + ": address '" + address + "' " +
+                                   parsed.status().message() +
                                    "; write it as host:port, e.g. 198.51.100.10:443 or "
                                    "[2001:db8::1]:443");
-  };
-  Endpoint endpoint;
-  std::string_view rest;
-  if (!address.empty() && address.front() == '[') {
-    const size_t close = address.find(']');
-    if (close == std::string::npos) {
-      return invalid("has no ']' after its IPv6 address");
-    }
-    endpoint.host = address.substr(1, close - 1);
-    unsigned char bytes[16];
-    if (inet_pton(AF_INET6, endpoint.host.c_str(), bytes) != 1) {
-      return invalid("has '" + endpoint.host + "' in brackets, which is not an IPv6 address");
-    }
-    rest = std::string_view(address).substr(close + 1);
-    if (rest.empty() || rest.front() != ':') {
-      return invalid("has no ':port' after ']'");
-    }
-    rest.remove_prefix(1);
-  } else {
-    const size_t colon = address.rfind(':');
-    if (colon == std::string::npos) {
-      return invalid("has no port");
-    }
-    endpoint.host = address.substr(0, colon);
-    if (endpoint.host.find(':') != std::string::npos) {
-      return invalid("holds an IPv6 address without brackets");
-    }
-    rest = std::string_view(address).substr(colon + 1);
   }
-  if (endpoint.host.empty()) {
-    return invalid("has no host");
-  }
-  for (char c : endpoint.host) {
-    if (c == ' ' || c == '/' || c == '\t' || c == '\n' || c == '\0') {
-      return invalid("has a character that no host name holds");
-    }
-  }
-  int port = 0;
-  for (char c : rest) {
-    if (c < '0' || c > '9' || port > 65535) {
-      port = -1;
-      break;
-    }
-    port = port * 10 + (c - '0');
-  }
-  if (rest.empty() || port < 1 || port > 65535) {
-    return invalid("has port '" + std::string(rest) + "', not a number from 1 to 65535");
-  }
-  endpoint.port = std::string(rest);
-  return endpoint;
+  return Endpoint{parsed->host, std::to_string(parsed->port)};
 }
 
 // One line, RFC 2253 ("CN=www.example.com,O=Example"); UTF-8 kept as is rather than escaped.
@@ -382,7 +331,7 @@ class TlsProbe {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     X509_VERIFY_PARAM_set_time(param, judged_at_);
-    if (IsIpAddress(options_.host)) {
+    if (IsIpLiteral(options_.host)) {
       // RFC 6066: SNI carries host names only; an address is matched against the IP SANs.
       if (X509_VERIFY_PARAM_set1_ip_asc(param, options_.host.c_str()) != 1) {
         return engine::InvalidArgument(prefix_ + "cannot use the address " + options_.host +

@@ -17,6 +17,8 @@
 #include <thread>
 #include <utility>
 
+#include "orchestration/host_port.h"
+
 namespace tandem::orchestration {
 namespace {
 
@@ -221,16 +223,14 @@ std::string ErrnoText() { return std::strerror(errno); }
 
 // Binds a UDP socket to "host:port" with a 100 ms receive timeout.
 engine::Result<int> BindLogSocket(const std::string& address) {
-  const size_t colon = address.rfind(':');
   const std::string fix = "; give the log address as host:port, such as 127.0.0.1:5140";
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return engine::InvalidArgument("log address '" + address + "' has no host and port" + fix);
+  auto parsed = ParseHostPort(address);
+  if (!parsed.ok()) {
+    return engine::InvalidArgument("log address '" + address + "' " + parsed.status().message() +
+                                   fix);
   }
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const std::string& host = parsed->host;
+  const std::string port = std::to_string(parsed->port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;

@@ -19,6 +19,7 @@
 #include "orchestration/migration_controller.h"
 #include "orchestration/plan.h"
 #include "orchestration/run_steps.h"
+#include "tools/applied_position.h"
 #include "tools/command.h"
 #include "tools/database_opener.h"
 #include "tools/heartbeat_opener.h"
@@ -123,6 +124,36 @@ std::string GateLine(const nlohmann::json& gate) {
   out << gate.value("name", "?") << " " << FormatNumber(gate.value("value", 0.0)) << " vs "
       << FormatNumber(gate.value("threshold", 0.0)) << " (" << gate.value("samples", 0) << "/"
       << gate.value("min_samples", 0) << ") " << gate.value("verdict", "?");
+  return out.str();
+}
+
+// The DNS switch (or revert) as "DNS switched at <time> (SOA serial 7 -> 8);
+// propagation: 10.0.0.1:53 120 ms, 10.0.0.2:53 1400 ms" from its step detail
+// (orchestration/dns_switch_step.h).
+std::string DnsSwitchLine(const nlohmann::json& detail) {
+  std::ostringstream out;
+  const bool revert = detail.value("direction", "") == "revert";
+  out << "DNS " << (revert ? "reverted" : "switched");
+  if (detail.contains("switched_at") && detail["switched_at"].is_string()) {
+    out << " at " << detail["switched_at"].get<std::string>();
+  }
+  if (detail.contains("serial_before") && detail["serial_before"].is_number() &&
+      detail.contains("serial_after") && detail["serial_after"].is_number()) {
+    out << " (SOA serial " << detail["serial_before"].get<int64_t>() << " -> "
+        << detail["serial_after"].get<int64_t>() << ")";
+  } else if (!detail.value("updated", false)) {
+    out << " (by an earlier attempt)";
+  }
+  if (detail.contains("resolvers") && detail["resolvers"].is_array() &&
+      !detail["resolvers"].empty()) {
+    out << "; propagation:";
+    for (const nlohmann::json& resolver : detail["resolvers"]) {
+      out << " " << resolver.value("resolver", "?") << " "
+          << (resolver.value("done", false)
+                  ? std::to_string(resolver.value("elapsed_ms", int64_t{0})) + " ms"
+                  : std::string("not yet"));
+    }
+  }
   return out.str();
 }
 
@@ -292,6 +323,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
   orchestration::ControllerOptions controller_options;
   controller_options.resume = values.count("resume") != 0;
   controller_options.ports.open_database = OpenDatabase;
+  controller_options.ports.read_applied = ReadAppliedPosition;
   controller_options.ports.lag = {OpenHeartbeatWriter, OpenHeartbeatReader, nullptr};
   controller_options.ports.tandem_binary = "/proc/self/exe";
   {
@@ -438,7 +470,9 @@ int RunStatusCommand(const std::vector<std::string>& args) {
         std::cout << "      " << GateLine(gate) << "\n";
       }
       const nlohmann::json& detail = step.value("detail", nlohmann::json::object());
-      if (detail.is_object() && detail.contains("switch_safe_at")) {
+      if (detail.is_object() && detail.contains("direction")) {
+        std::cout << "      " << DnsSwitchLine(detail) << "\n";
+      } else if (detail.is_object() && detail.contains("switch_safe_at")) {
         if (detail["switch_safe_at"].is_string()) {
           std::cout << "      DNS TTLs lowered at " << detail.value("lowered_at", "?")
                     << "; the DNS switch is safe from "

@@ -154,5 +154,8 @@ std::unique_ptr<SyncBackend> NewPostgresSyncBackend(const SyncSettings& settings
                                                     NoteFunction note);
 // REQUIRES: settings.source and settings.target are Redis.
 std::unique_ptr<SyncBackend> NewRedisSyncBackend(const SyncSettings& settings, NoteFunction note);
+// The backend of settings.source's engine. REQUIRES: source and target of the same engine;
+// `settings` outlives the backend.
+std::unique_ptr<SyncBackend> NewSyncBackend(const SyncSettings& settings, NoteFunction note);
 
 }  // namespace tandem::tools

@@ -386,18 +386,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   StopSignals signals;
   DurationTimer timer(settings.duration);
   const NoteFunction note = [&settings](const std::string& line) { Note(settings, line); };
-  std::unique_ptr<SyncBackend> backend;
-  switch (settings.source.engine) {
-    case engine::EngineKind::kPostgres:
-      backend = NewPostgresSyncBackend(settings, note);
-      break;
-    case engine::EngineKind::kRedis:
-      backend = NewRedisSyncBackend(settings, note);
-      break;
-    case engine::EngineKind::kMySql:
-      backend = NewMySqlSyncBackend(settings, note);
-      break;
-  }
+  std::unique_ptr<SyncBackend> backend = NewSyncBackend(settings, note);
 
   // Everything that can refuse the run is checked before anything is written.
   auto selection = backend->SelectTables();
@@ -588,6 +577,18 @@ int RunSyncCommand(const std::vector<std::string>& args) {
     return ReportError(kCommand, checkpoint.status().WithContext("reading the checkpoint"));
   }
   return kExitYes;
+}
+
+std::unique_ptr<SyncBackend> NewSyncBackend(const SyncSettings& settings, NoteFunction note) {
+  switch (settings.source.engine) {
+    case engine::EngineKind::kPostgres:
+      return NewPostgresSyncBackend(settings, std::move(note));
+    case engine::EngineKind::kRedis:
+      return NewRedisSyncBackend(settings, std::move(note));
+    case engine::EngineKind::kMySql:
+      break;
+  }
+  return NewMySqlSyncBackend(settings, std::move(note));
 }
 
 }  // namespace tandem::tools

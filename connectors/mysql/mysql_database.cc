@@ -8,6 +8,7 @@
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_range_query.h"
 #include "connectors/mysql/mysql_verify_support.h"
+#include "connectors/mysql/mysql_write_freeze.h"
 
 namespace tandem::connectors::mysql {
 
@@ -64,7 +65,8 @@ class MySqlDatabase final : public engine::SqlDatabase {
  public:
   explicit MySqlDatabase(std::unique_ptr<MySqlConnection> connection)
       : connection_(std::move(connection)),
-        verification_(NewMySqlVerificationSupport(*connection_)) {}
+        verification_(NewMySqlVerificationSupport(*connection_)),
+        write_freeze_(NewMySqlWriteFreeze(*connection_)) {}
 
   const ConnectionConfig& config() const override { return connection_->config(); }
 
@@ -104,6 +106,8 @@ class MySqlDatabase final : public engine::SqlDatabase {
 
   engine::VerificationSupport* verification() override { return verification_.get(); }
 
+  engine::WriteFreeze* write_freeze() override { return write_freeze_.get(); }
+
   Status ReadRange(const TableSchema& table, const KeyRange& range, const RowSink& sink) override {
     return mysql::ReadRange(*connection_, table, range,
                             "reading " + table.id.ToString() + " " + range.ToString(), sink);
@@ -112,6 +116,7 @@ class MySqlDatabase final : public engine::SqlDatabase {
  private:
   std::unique_ptr<MySqlConnection> connection_;
   std::unique_ptr<engine::VerificationSupport> verification_;  // uses *connection_
+  std::unique_ptr<engine::WriteFreeze> write_freeze_;          // uses *connection_
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "connectors/postgres/postgres_range_query.h"
 #include "connectors/postgres/postgres_value_decoder.h"
 #include "connectors/postgres/postgres_verify_support.h"
+#include "connectors/postgres/postgres_write_freeze.h"
 
 namespace tandem::connectors::postgres {
 namespace {
@@ -25,7 +26,8 @@ class PostgresDatabase final : public engine::SqlDatabase {
  public:
   explicit PostgresDatabase(std::unique_ptr<PostgresConnection> connection)
       : connection_(std::move(connection)),
-        verification_(postgres::NewPostgresVerificationSupport(*connection_)) {}
+        verification_(postgres::NewPostgresVerificationSupport(*connection_)),
+        write_freeze_(postgres::NewPostgresWriteFreeze(*connection_)) {}
 
   const engine::ConnectionConfig& config() const override { return connection_->config(); }
 
@@ -71,6 +73,8 @@ class PostgresDatabase final : public engine::SqlDatabase {
 
   engine::VerificationSupport* verification() override { return verification_.get(); }
 
+  engine::WriteFreeze* write_freeze() override { return write_freeze_.get(); }
+
   Status ReadRange(const engine::TableSchema& table, const engine::KeyRange& range,
                    const engine::RowSink& sink) override {
     TANDEM_ASSIGN_OR_RETURN(postgres::RangeQuery query, postgres::BuildRangeQuery(table, range));
@@ -108,6 +112,7 @@ class PostgresDatabase final : public engine::SqlDatabase {
  private:
   std::unique_ptr<PostgresConnection> connection_;
   std::unique_ptr<engine::VerificationSupport> verification_;  // uses *connection_
+  std::unique_ptr<engine::WriteFreeze> write_freeze_;          // uses *connection_
 };
 
 }  // namespace

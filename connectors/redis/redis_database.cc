@@ -6,6 +6,7 @@
 #include "connectors/redis/redis_connection.h"
 #include "connectors/redis/redis_info.h"
 #include "connectors/redis/redis_keyspace_verification.h"
+#include "connectors/redis/redis_write_freeze.h"
 
 namespace tandem::connectors::redis {
 namespace {
@@ -15,7 +16,9 @@ using engine::Result;
 class RedisDatabase final : public engine::KeyValueDatabase {
  public:
   explicit RedisDatabase(std::unique_ptr<Connection> connection)
-      : connection_(std::move(connection)), keyspace_verification_(connection_.get()) {}
+      : connection_(std::move(connection)),
+        keyspace_verification_(connection_.get()),
+        write_freeze_(connection_.get()) {}
 
   const engine::ConnectionConfig& config() const override { return connection_->config(); }
 
@@ -77,6 +80,8 @@ class RedisDatabase final : public engine::KeyValueDatabase {
 
   engine::KeyspaceVerification* keyspace_verification() override { return &keyspace_verification_; }
 
+  engine::WriteFreeze* write_freeze() override { return &write_freeze_; }
+
  private:
   Result<InfoFields> Info(const std::string& section) {
     TANDEM_ASSIGN_OR_RETURN(Reply reply, connection_->Command({"INFO", section}));
@@ -85,6 +90,7 @@ class RedisDatabase final : public engine::KeyValueDatabase {
 
   std::unique_ptr<Connection> connection_;           // never null
   RedisKeyspaceVerification keyspace_verification_;  // over connection_
+  RedisWriteFreeze write_freeze_;                    // over connection_
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 //   DescribeKeyspaces   INFO keyspace (keys and keys with a TTL, per non-empty database)
 //   Assess              see redis_assessment.h
 //   keyspace_verification  see redis_keyspace_verification.h
+//   write_freeze        CLIENT PAUSE WRITE / UNPAUSE, INFO replication; see redis_write_freeze.h
 //
 // Thread safety: the returned object owns one connection and belongs to one thread at a time.
 #pragma once

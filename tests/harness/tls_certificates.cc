@@ -58,6 +58,30 @@ void MakeSignedCertificate(const std::string& dir, const std::string& name,
                 dir + "/" + name + ".crt", "-extfile", dir + "/" + name + ".ext"});
 }
 
+// Like MakeSignedCertificate, valid only between two moments in the past: `openssl x509` of
+// OpenSSL 3.0 always starts now, so the CA signs it through `openssl ca`, which takes the dates.
+void MakeExpiredCertificate(const std::string& dir, const std::string& name,
+                            const std::string& subject, const std::string& extensions) {
+  const std::string log = dir + "/openssl.log";
+  const std::string ca_dir = dir + "/" + name + "-ca";
+  MakeDirectories(ca_dir, 0755);
+  WriteFileAtomically(ca_dir + "/index.txt", "");
+  WriteFileAtomically(ca_dir + "/serial", "10\n");
+  WriteFileAtomically(ca_dir + "/openssl.cnf",
+                      "[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = " + ca_dir +
+                          "/index.txt\nnew_certs_dir = " + ca_dir + "\nserial = " + ca_dir +
+                          "/serial\ndefault_md = sha256\npolicy = any_name\n"
+                          "unique_subject = no\n[any_name]\ncommonName = supplied\n");
+  WriteFileAtomically(dir + "/" + name + ".ext", extensions);
+  Openssl(log, {"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".csr",
+                "-subj", subject});
+  Openssl(log, {"ca", "-batch", "-config", ca_dir + "/openssl.cnf", "-cert", dir + "/ca.crt",
+                "-keyfile", dir + "/ca.key", "-in", dir + "/" + name + ".csr", "-out",
+                dir + "/" + name + ".crt", "-startdate", "20200101000000Z", "-enddate",
+                "20200102000000Z", "-extfile", dir + "/" + name + ".ext", "-notext"});
+}
+
 }  // namespace
 
 TestCertificates MakeTestCertificates(const std::string& dir,
@@ -72,6 +96,9 @@ TestCertificates MakeTestCertificates(const std::string& dir,
   MakeSignedCertificate(
       dir, "server", "/CN=" + server_names.front(),
       "subjectAltName=" + SubjectAltNames(server_names) + "\nextendedKeyUsage=serverAuth\n", "2");
+  MakeExpiredCertificate(
+      dir, "expired-server", "/CN=" + server_names.front(),
+      "subjectAltName=" + SubjectAltNames(server_names) + "\nextendedKeyUsage=serverAuth\n");
   MakeSignedCertificate(dir, "client", "/CN=" + client_common_name, "extendedKeyUsage=clientAuth\n",
                         "3");
   TestCertificates certs;
@@ -83,6 +110,8 @@ TestCertificates MakeTestCertificates(const std::string& dir,
   certs.server_key = dir + "/server.key";
   certs.client_cert = dir + "/client.crt";
   certs.client_key = dir + "/client.key";
+  certs.expired_server_cert = dir + "/expired-server.crt";
+  certs.expired_server_key = dir + "/expired-server.key";
   return certs;
 }
 

@@ -31,6 +31,9 @@ struct TestCertificates {
   std::string server_key;
   std::string client_cert;  // CN = client_common_name, extendedKeyUsage clientAuth
   std::string client_key;
+  // Like server_cert (same names, same CA) but valid only from 2020-01-01 to 2020-01-02 UTC.
+  std::string expired_server_cert;
+  std::string expired_server_key;
 };
 
 // Makes the files above in `dir` (created if missing, mode 0755). Each entry of `server_names` is

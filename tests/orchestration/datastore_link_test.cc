@@ -29,6 +29,7 @@
 #include "tests/harness/redis_server.h"
 #include "tests/harness/shared_servers.h"
 #include "tests/harness/wait.h"
+#include "tools/applied_position.h"
 #include "tools/database_opener.h"
 #include "tools/heartbeat_opener.h"
 
@@ -43,6 +44,7 @@ using testing::Side;
 DatastoreLinkPorts Ports(const std::string& log_directory) {
   DatastoreLinkPorts ports;
   ports.open_database = tools::OpenDatabase;
+  ports.read_applied = tools::ReadAppliedPosition;
   ports.lag.writer = tools::OpenHeartbeatWriter;
   ports.lag.reader = tools::OpenHeartbeatReader;  // no probe: sync is no native replication
   ports.tandem_binary = TANDEM_BINARY_PATH;
@@ -89,13 +91,17 @@ bool WaitForVerdict(Gate& gate, GateVerdict verdict, milliseconds timeout, GateR
   });
 }
 
-// The whole life of one link: copy, gates passing, a target write caught, kill -9 repaired, Stop.
-// `write_on_target(tampered)` changes (true) or repairs (false) one row/key on the target;
-// `expected_in_summary` are strings the failing consistency reading must name.
+// The whole life of one link: copy, gates passing, a target write caught, kill -9 repaired, the
+// drain, Stop. `write_on_target(tampered)` changes (true) or repairs (false) one row/key on the
+// target; `expected_in_summary` are strings the failing consistency reading must name;
+// `write_batch_on_source()` writes 100 rows/keys on the source, `batch_on_target()` says whether
+// all of them are on the target.
 void ExerciseLink(DatastoreLink& link, int64_t rows,
                   const std::function<void(bool tampered)>& write_on_target,
                   const std::vector<std::string>& expected_in_summary,
-                  const std::function<bool()>& source_write_arrived) {
+                  const std::function<bool()>& source_write_arrived,
+                  const std::function<void()>& write_batch_on_source,
+                  const std::function<bool()>& batch_on_target) {
   ASSERT_TRUE(link.StartStream().ok());
   ASSERT_TRUE(link.StartStream().ok()) << "StartStream is idempotent";
 
@@ -165,6 +171,30 @@ void ExerciseLink(DatastoreLink& link, int64_t rows,
       << verdict.Describe();
   ASSERT_TRUE(WaitForVerdict(lag_gate, GateVerdict::kPassing, seconds(30), &lag)) << lag.Describe();
   EXPECT_EQ(link.Progress().restarts, 1);
+
+  // The drain, exact: once the stream's checkpoint has reached the source's position read after
+  // a batch of writes, every one of them is on the target, at once (no polling).
+  write_batch_on_source();
+  auto position = link.SourcePosition();
+  ASSERT_TRUE(position.ok()) << position.status().ToString();
+  auto drained = link.WaitUntilApplied(*position, seconds(30), [] { return false; });
+  ASSERT_TRUE(drained.ok()) << drained.status().ToString();
+  EXPECT_TRUE(batch_on_target()) << "drained to " << engine::Serialize(*position)
+                                 << " but the batch is not all on the target";
+  // A position the stream cannot reach in time (the sync is paused) is a timeout naming it.
+  const pid_t paused = link.Progress().child_pid;
+  ASSERT_EQ(::kill(paused, SIGSTOP), 0);
+  write_batch_on_source();
+  auto ahead = link.SourcePosition();
+  auto late = link.WaitUntilApplied(*ahead, milliseconds(300), [] { return false; });
+  ASSERT_EQ(::kill(paused, SIGCONT), 0);
+  ASSERT_TRUE(ahead.ok()) << ahead.status().ToString();
+  EXPECT_EQ(late.status().code(), engine::StatusCode::kTimeout) << late.status().ToString();
+  EXPECT_NE(late.status().message().find(engine::Serialize(*ahead)), std::string::npos)
+      << late.status().message();
+  auto cancelled = link.WaitUntilApplied(*ahead, seconds(30), [] { return true; });
+  EXPECT_TRUE(cancelled.ok() || cancelled.status().code() == engine::StatusCode::kCancelled)
+      << cancelled.status().ToString();
 
   const pid_t running = link.Progress().child_pid;
   ASSERT_GT(running, 0);
@@ -319,6 +349,18 @@ TEST_F(MariaDbLink, StreamsMeasuresVerifiesSurvivesKillAndStops) {
         }
         return !servers->QueryMySql(Side::kTarget, "SELECT id FROM " + table + " WHERE id = 1001")
                     .empty();
+      },
+      [&, next = 2000]() mutable {
+        for (int i = 0; i < 100; ++i, ++next) {
+          servers->ExecuteMySql(Side::kSource, "INSERT INTO " + table + " VALUES (" +
+                                                   std::to_string(next) + ", 'batch', 1)");
+        }
+      },
+      [&] {
+        return servers->QueryMySql(Side::kTarget,
+                                   "SELECT COUNT(*) FROM " + table + " WHERE name = 'batch'") ==
+               servers->QueryMySql(Side::kSource,
+                                   "SELECT COUNT(*) FROM " + table + " WHERE name = 'batch'");
       });
   EXPECT_EQ(link.Progress().copied, 300);
   const std::string log = ReadFile(logs.path() + "/" + database_ + ".sync.log");
@@ -419,6 +461,18 @@ TEST_F(PostgresLink, StreamsMeasuresVerifiesSurvivesKillAndStops) {
                     ->QueryPostgres(Side::kTarget, "SELECT id FROM items WHERE id = 1001",
                                     database_)
                     .empty();
+      },
+      [&, next = 2000]() mutable {
+        for (int i = 0; i < 100; ++i, ++next) {
+          servers->ExecutePostgres(
+              Side::kSource, "INSERT INTO items VALUES (" + std::to_string(next) + ", 'batch', 1)",
+              database_);
+        }
+      },
+      [&] {
+        const std::string count = "SELECT count(*) FROM items WHERE name = 'batch'";
+        return servers->QueryPostgres(Side::kTarget, count, database_) ==
+               servers->QueryPostgres(Side::kSource, count, database_);
       });
   EXPECT_EQ(link.Progress().copied, 300);
 }
@@ -443,6 +497,18 @@ TEST(RedisLink, StreamsMeasuresVerifiesSurvivesKillAndStops) {
           written = true;
         }
         return target->Command({"EXISTS", "after-restart"}) == "1";
+      },
+      [&, next = 0]() mutable {
+        for (int i = 0; i < 100; ++i, ++next) {
+          source->Command({"SET", "batch:" + std::to_string(next), "1"});
+        }
+      },
+      [&] {
+        for (int i = 0;; ++i) {
+          const std::string key = "batch:" + std::to_string(i);
+          if (source->Command({"EXISTS", key}) != "1") return true;
+          if (target->Command({"EXISTS", key}) != "1") return false;
+        }
       });
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "tests/harness/files.h"
 #include "tests/harness/knot_server.h"
@@ -43,8 +44,8 @@ class DnsTtlStepTest : public ::testing::Test {
   }
 
   // A journal holding `intents` and `applied`, recording what the step journals.
-  DnsTtlJournal Journal(std::vector<nlohmann::json> intents, std::vector<nlohmann::json> applied) {
-    DnsTtlJournal journal;
+  DnsStepJournal Journal(std::vector<nlohmann::json> intents, std::vector<nlohmann::json> applied) {
+    DnsStepJournal journal;
     journal.intents = std::move(intents);
     journal.applied = std::move(applied);
     journal.record_intent = [this](const nlohmann::json& intent) {
@@ -58,7 +59,7 @@ class DnsTtlStepTest : public ::testing::Test {
     return journal;
   }
 
-  engine::Result<DnsTtlStepResult> Lower(const DnsTtlJournal& journal) {
+  engine::Result<DnsTtlStepResult> Lower(const DnsStepJournal& journal) {
     const DnsClient primary(dns_.server, PlanTsigKey(dns_));
     return LowerRecordTtls(dns_, primary, journal, [] { return false; });
   }
@@ -76,8 +77,11 @@ TEST_F(DnsTtlStepTest, LoweringJournalsTheIntentBeforeAndTheTimeAfterAndWaitsFor
   EXPECT_TRUE(lowered->problem.empty()) << lowered->problem;
   ASSERT_EQ(recorded_intents_.size(), 1u);
   EXPECT_EQ(recorded_intents_[0]["ttls"]["www.example.test. A"], 3600);
-  ASSERT_EQ(recorded_applied_.size(), 1u);
+  // The update's applied time, then the first moment every resolver served the low TTL.
+  ASSERT_EQ(recorded_applied_.size(), 2u);
   EXPECT_GE(recorded_applied_[0]["at"].get<int64_t>(), recorded_intents_[0]["at"].get<int64_t>());
+  EXPECT_GE(recorded_applied_[1]["resolvers_low_at"].get<int64_t>(),
+            recorded_applied_[0]["at"].get<int64_t>());
   // The secondary serves the low TTL too (transferred after the primary's NOTIFY).
   EXPECT_EQ(knot_->Read(Role::kSecondary, "www", "A").at(0).ttl, 60u);
   const nlohmann::json& detail = lowered->detail;
@@ -86,6 +90,17 @@ TEST_F(DnsTtlStepTest, LoweringJournalsTheIntentBeforeAndTheTimeAfterAndWaitsFor
   }
   EXPECT_GE(detail["switch_safe_in_s"].get<int64_t>(), 3595) << detail.dump();
   EXPECT_LE(detail["switch_safe_in_s"].get<int64_t>(), 3610) << detail.dump();
+
+  // A later run (phase 5, a resume) keeps the moment the first one saw: it does not wait the
+  // hour out again from its own poll.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  const auto intents = recorded_intents_;
+  const auto applied = recorded_applied_;
+  auto again = Lower(Journal(intents, applied));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->detail["updated"], false);
+  EXPECT_EQ(again->detail["switch_safe_at"], detail["switch_safe_at"]) << again->detail.dump();
+  EXPECT_EQ(recorded_applied_.size(), applied.size()) << "nothing new to journal";
 }
 
 // A crash after the update and before the applied time was journaled (or a lost answer): the

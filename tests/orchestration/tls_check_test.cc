@@ -27,6 +27,7 @@
 #include "tests/harness/free_port.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/tls_certificates.h"
+#include "tests/harness/tls_listener.h"
 #include "tests/harness/wait.h"
 
 namespace tandem::orchestration {
@@ -74,51 +75,6 @@ std::unique_ptr<Socket> BindLoopback(int listen_backlog, uint16_t& port) {
   return socket_fd;
 }
 
-bool AcceptsConnections(uint16_t port) {
-  Socket probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  return probe.get() >= 0 &&
-         connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-}
-
-// `openssl s_server -www` on 127.0.0.1 serving `cert`; stopped by PID on destruction.
-class TlsListener {
- public:
-  TlsListener(const std::string& cert, const std::string& key, const std::string& log) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      port_ = testing::PickFreePort();
-      testing::SpawnOptions options;
-      options.argv = {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port_),
-                      "-cert",   cert,       "-key",    key,
-                      "-www"};
-      options.log_path = log;
-      child_ = testing::ChildProcess::Spawn(options);
-      if (testing::PollUntil(milliseconds(10000),
-                             [&] { return !child_.Running() || AcceptsConnections(port_); }) &&
-          child_.Running()) {
-        return;
-      }
-      child_.Stop(SIGKILL, milliseconds(2000));
-      if (!testing::IsPortConflict(testing::ReadFileTail(log))) {
-        break;
-      }
-    }
-    throw std::runtime_error("openssl s_server did not start: " + testing::ReadFileTail(log));
-  }
-  TlsListener(const TlsListener&) = delete;
-  TlsListener& operator=(const TlsListener&) = delete;
-  ~TlsListener() { child_.Stop(SIGTERM, milliseconds(2000)); }
-
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  uint16_t port_ = 0;
-  testing::ChildProcess child_;
-};
-
 // One certificate set and two listeners for the whole suite: one serving the server certificate
 // (SANs tls.tandem.test and 127.0.0.1, signed by the test CA), one serving the self-signed "other"
 // CA certificate.
@@ -128,10 +84,10 @@ class TlsCheckTest : public ::testing::Test {
     dir_ = new testing::TempDir("tls-check");
     certs_ = new testing::TestCertificates(
         testing::MakeTestCertificates(dir_->path() + "/certs", {kHost, "127.0.0.1"}));
-    server_ =
-        new TlsListener(certs_->server_cert, certs_->server_key, dir_->path() + "/s_server.log");
-    self_signed_ = new TlsListener(certs_->other_ca_cert, certs_->dir + "/other-ca.key",
-                                   dir_->path() + "/s_server_self_signed.log");
+    server_ = new testing::TlsListener(certs_->server_cert, certs_->server_key,
+                                       dir_->path() + "/s_server.log");
+    self_signed_ = new testing::TlsListener(certs_->other_ca_cert, certs_->dir + "/other-ca.key",
+                                            dir_->path() + "/s_server_self_signed.log");
   }
 
   static void TearDownTestSuite() {
@@ -190,14 +146,14 @@ class TlsCheckTest : public ::testing::Test {
 
   static testing::TempDir* dir_;
   static testing::TestCertificates* certs_;
-  static TlsListener* server_;
-  static TlsListener* self_signed_;
+  static testing::TlsListener* server_;
+  static testing::TlsListener* self_signed_;
 };
 
 testing::TempDir* TlsCheckTest::dir_ = nullptr;
 testing::TestCertificates* TlsCheckTest::certs_ = nullptr;
-TlsListener* TlsCheckTest::server_ = nullptr;
-TlsListener* TlsCheckTest::self_signed_ = nullptr;
+testing::TlsListener* TlsCheckTest::server_ = nullptr;
+testing::TlsListener* TlsCheckTest::self_signed_ = nullptr;
 
 TEST_F(TlsCheckTest, GoodCertificatePassesWithItsDetails) {
   TlsCheckOptions options = GoodOptions();

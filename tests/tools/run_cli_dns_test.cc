@@ -1,15 +1,27 @@
-// `tandem run PLAN` with a [dns] section against a real Knot DNS primary and secondary: phase 1
-// lowers the records' TTLs in one signed update that requires the old values, journals when, and
-// `tandem status` says when the DNS switch becomes safe; a record someone else changed stops the
-// run without touching the zone; an unreachable DNS server is refused before anything runs.
+// `tandem run PLAN` with a [dns] section against a real Knot DNS primary and secondary and a real
+// TLS listener (`openssl s_server` with certificates of a test CA):
+//   - phase 1 lowers the records' TTLs in one signed update that requires the old values, journals
+//     when, and `tandem status` says when the DNS switch becomes safe;
+//   - phase 5 checks TLS, waits until the old TTL has run out at every resolver, switches A and
+//     CNAME in one update (the SOA serial moves by exactly one) and watches both resolvers;
+//   - a certificate for another host, an expired one or one of an unknown CA stops the cutover
+//     before DNS changes, with the traffic back on the old servers;
+//   - a record someone else changed stops the run without touching the zone; an unreachable DNS
+//     server is refused before anything runs.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "tests/harness/free_port.h"
 #include "tests/harness/knot_server.h"
+#include "tests/harness/tls_certificates.h"
+#include "tests/harness/tls_listener.h"
+#include "tests/harness/wait.h"
 #include "tests/tools/run_plan_support.h"
 
 namespace tandem::testing {
@@ -18,10 +30,10 @@ namespace {
 using std::chrono::seconds;
 
 // The [dns] section for `knot`'s zone: www A and api CNAME from their old to their new values.
-std::string DnsToml(const KnotServer& knot, const std::string& extra = "") {
+std::string DnsToml(const KnotServer& knot, const std::string& extra = "", int ttl = 60) {
   return "\n[dns]\nserver = \"" + knot.primary_address() + "\"\nzone = \"" + knot.zone() +
          "\"\ntsig = \"" + knot.key_algorithm() + ":" + knot.key_name() + ":" + knot.key_secret() +
-         "\"\nttl = 60\nrecords = [\n  { name = \"www." + knot.zone() +
+         "\"\nttl = " + std::to_string(ttl) + "\nrecords = [\n  { name = \"www." + knot.zone() +
          "\", type = \"A\", old = \"192.0.2.10\", new = \"198.51.100.10\" },\n  { name = \"api." +
          knot.zone() + "\", type = \"CNAME\", old = \"old-lb." + knot.zone() +
          "\", new = \"new-lb." + knot.zone() + "\" },\n]\nresolvers = [\"" +
@@ -40,23 +52,46 @@ KnotServerOptions ZoneWithHourLongTtls() {
   return options;
 }
 
-TEST(RunCliDns, PhaseOneLowersTheTtlsInOneUpdateAndStatusSaysWhenTheSwitchIsSafe) {
+KnotServerOptions ZoneWithShortTtls() {
+  KnotServerOptions options = ZoneWithHourLongTtls();
+  options.record_ttl = 4;
+  return options;
+}
+
+// `tls = {...}` for www at `listener`, trusting the test CA.
+std::string TlsToml(const TlsListener& listener, const TestCertificates& certs) {
+  return "tls = { host = \"www.example.test\", address = \"" + listener.address() + "\", ca = \"" +
+         certs.ca_cert + "\" }\n";
+}
+
+const nlohmann::json& StepNamed(const nlohmann::json& status, const std::string& name) {
+  for (const nlohmann::json& step : status["steps"]) {
+    if (step["name"] == name) return step;
+  }
+  throw std::runtime_error("no step " + name + " in " + status.dump());
+}
+
+TEST(RunCliDns, PhaseOneLowersTheTtlsAndStatusSaysWhenTheSwitchIsSafe) {
   TrafficRig rig;
   auto knot = KnotServer::Start(rig.dir(), ZoneWithHourLongTtls());
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
-  // The new address serves no TLS yet: a warning of phase 1, not a stop.
-  const std::string tls = "tls = { host = \"www.example.test\", address = \"127.0.0.1:" +
-                          std::to_string(PickFreePort()) + "\" }\n";
-  const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, tls)));
+  // The cutover waits for an approval that never comes: the run is interrupted there.
+  const std::string plan =
+      WritePlan(rig.dir(), "web.toml", "approve = [\"cutover\"]\n" + WebPlan(rig, DnsToml(*knot)));
 
   CommandOutcome dry = RunTandem({"run", plan, "--dry-run"});
   EXPECT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_NE(dry.out.find("dns ttl"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("dns switch"), std::string::npos) << dry.out;
   EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before) << "the dry run changed DNS";
 
-  CommandOutcome run = RunTandem({"run", plan, "--format", "json"}, {}, seconds(120));
-  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
-  EXPECT_NE(run.out.find("the cutover would stop: "), std::string::npos) << run.out;
+  TandemProcess run({"run", plan, "--format", "json"}, rig.dir() + "/run.log");
+  ASSERT_TRUE(PollUntil(seconds(120), [&] {
+    const std::string status = StatusJson(plan);
+    return status.find("\"waiting\"") != std::string::npos || !run.Running();
+  })) << run.Log();
+  run.Interrupt();
+  ASSERT_TRUE(run.WaitForExit(seconds(30)).has_value()) << run.Log();
 
   // Both records in one update: the serial moved by exactly one; values kept, TTLs at 60 s.
   EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 1);
@@ -70,14 +105,11 @@ TEST(RunCliDns, PhaseOneLowersTheTtlsInOneUpdateAndStatusSaysWhenTheSwitchIsSafe
   EXPECT_EQ(api[0].ttl, 60u);
 
   const nlohmann::json status = nlohmann::json::parse(StatusJson(plan));
-  ASSERT_GE(status["steps"].size(), 2u) << status.dump();
-  const nlohmann::json& step = status["steps"][1];
-  EXPECT_EQ(step["name"], "dns ttl");
+  const nlohmann::json& step = StepNamed(status, "dns ttl");
   EXPECT_EQ(step["state"], "done");
   EXPECT_EQ(step["detail"]["records"][0]["ttl_before"], 3600) << step.dump();
   EXPECT_TRUE(step["detail"]["switch_safe_at"].is_string()) << step.dump();
   EXPECT_GT(step["detail"]["switch_safe_in_s"].get<int64_t>(), 3500) << step.dump();
-  EXPECT_EQ(status["steps"][0]["detail"]["tls"]["ok"], false) << status["steps"][0].dump();
   CommandOutcome text = RunTandem({"status", plan});
   EXPECT_NE(text.out.find("the DNS switch is safe from " +
                           step["detail"]["switch_safe_at"].get<std::string>()),
@@ -88,17 +120,103 @@ TEST(RunCliDns, PhaseOneLowersTheTtlsInOneUpdateAndStatusSaysWhenTheSwitchIsSafe
   for (const nlohmann::json& resolver : step["detail"]["resolvers"]) {
     EXPECT_TRUE(resolver["done"].get<bool>()) << resolver.dump();
   }
+}
 
-  // A second run finds the TTLs already low: the zone is not touched again, and the TTL the first
-  // run lowered (from its journal) still decides when the switch is safe.
+TEST(RunCliDns, TheCutoverWaitsOutTheOldTtlThenSwitchesBothRecordsInOneUpdate) {
+  TrafficRig rig;
+  TempDir certs_dir("dns-tls");
+  const TestCertificates certs =
+      MakeTestCertificates(certs_dir.path() + "/certs", {"www.example.test", "127.0.0.1"});
+  TlsListener listener(certs.server_cert, certs.server_key, rig.dir() + "/s_server.log");
+  // Records at 4 s, lowered to 1 s by phase 1: the switch waits until 4 s after the last
+  // resolver served the low TTL.
+  auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+  const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
+  const std::string plan =
+      WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, TlsToml(listener, certs), 1)));
+
+  CommandOutcome run = RunTandem({"run", plan, "--format", "json"}, {}, seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+
+  // Phase 1's lowering and phase 5's switch: one serial each.
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 2);
+  for (KnotServer::Role role : {KnotServer::Role::kPrimary, KnotServer::Role::kSecondary}) {
+    const auto www = knot->Read(role, "www", "A");
+    ASSERT_EQ(www.size(), 1u);
+    EXPECT_EQ(www[0].value, "198.51.100.10");
+    EXPECT_EQ(www[0].ttl, 1u);
+    const auto api = knot->Read(role, "api", "CNAME");
+    ASSERT_EQ(api.size(), 1u);
+    EXPECT_EQ(api[0].value, "new-lb.example.test.");
+  }
+
+  const nlohmann::json status = nlohmann::json::parse(StatusJson(plan));
+  EXPECT_EQ(status["state"], "completed") << status.dump();
+  const nlohmann::json& ttl = StepNamed(status, "dns ttl");
+  EXPECT_EQ(ttl["detail"]["records"][0]["ttl_before"], 4) << ttl.dump();
+  const nlohmann::json& cutover = StepNamed(status, "dns switch");
+  EXPECT_EQ(cutover["state"], "done") << cutover.dump();
+  const nlohmann::json& detail = cutover["detail"];
+  EXPECT_EQ(detail["updated"], true) << detail.dump();
+  EXPECT_EQ(detail["serial_after"].get<int64_t>(), detail["serial_before"].get<int64_t>() + 1);
+  ASSERT_TRUE(detail["switch_safe_at"].is_string()) << detail.dump();
+  ASSERT_TRUE(detail["switched_at"].is_string()) << detail.dump();
+  // ISO 8601 UTC of one format: ordered as text.
+  EXPECT_GE(detail["switched_at"].get<std::string>(), detail["switch_safe_at"].get<std::string>());
+  EXPECT_EQ(detail["tls"]["subject"], "CN=www.example.test") << detail.dump();
+  ASSERT_EQ(detail["resolvers"].size(), 2u) << detail.dump();
+  for (const nlohmann::json& resolver : detail["resolvers"]) {
+    EXPECT_TRUE(resolver["done"].get<bool>()) << resolver.dump();
+  }
+  CommandOutcome text = RunTandem({"status", plan});
+  EXPECT_NE(text.out.find("DNS switched at " + detail["switched_at"].get<std::string>()),
+            std::string::npos)
+      << text.out;
+
+  // A second run finds every record switched: the zone is not touched again.
   CommandOutcome again = RunTandem({"run", plan, "--format", "json"}, {}, seconds(120));
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
-  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 1);
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 2);
   const nlohmann::json second = nlohmann::json::parse(StatusJson(plan));
-  const nlohmann::json& second_step = second["steps"][1];
-  EXPECT_EQ(second_step["detail"]["updated"], false) << second_step.dump();
-  EXPECT_EQ(second_step["detail"]["records"][0]["ttl_before"], 3600) << second_step.dump();
-  EXPECT_GT(second_step["detail"]["switch_safe_in_s"].get<int64_t>(), 3500) << second_step.dump();
+  EXPECT_EQ(StepNamed(second, "dns switch")["detail"]["updated"], false) << second.dump();
+}
+
+TEST(RunCliDns, ACertificateTheClientsWouldRefuseStopsTheCutoverBeforeDnsWithTrafficBackOnOld) {
+  TempDir certs_dir("dns-tls");
+  const TestCertificates certs =
+      MakeTestCertificates(certs_dir.path() + "/certs", {"www.example.test", "127.0.0.1"});
+  const TestCertificates other_host =
+      MakeTestCertificates(certs_dir.path() + "/other", {"other.example.test"});
+  struct Case {
+    std::string what;
+    std::string cert, key, ca, expect;
+  };
+  const std::vector<Case> cases = {
+      {"wrong host name", other_host.server_cert, other_host.server_key, other_host.ca_cert,
+       "www.example.test"},
+      {"expired", certs.expired_server_cert, certs.expired_server_key, certs.ca_cert, "expired"},
+      {"unknown CA", certs.server_cert, certs.server_key, certs.other_ca_cert, "CN=tandem test CA"},
+  };
+  for (const Case& tls_case : cases) {
+    SCOPED_TRACE(tls_case.what);
+    TrafficRig rig;
+    TlsListener listener(tls_case.cert, tls_case.key, rig.dir() + "/s_server.log");
+    auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+    const std::string tls = "tls = { host = \"www.example.test\", address = \"" +
+                            listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n";
+    const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, tls, 1)));
+    CommandOutcome run = RunTandem({"run", plan}, {}, seconds(120));
+    EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+    EXPECT_EQ(LineCount(run.err), 1) << run.err;
+    EXPECT_NE(run.err.find(tls_case.expect), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("traffic is back on the old servers"), std::string::npos) << run.err;
+    // The traffic step had reached 100%: the stop put every request back on the old servers.
+    EXPECT_EQ(rig.WeightShareOfNew(), 0.0) << rig.WeightsText();
+    // Phase 1 lowered the TTLs; the records still hold their old values.
+    EXPECT_EQ(knot->Read(KnotServer::Role::kPrimary, "www", "A").at(0).value, "192.0.2.10");
+    EXPECT_EQ(knot->Read(KnotServer::Role::kPrimary, "api", "CNAME").at(0).value,
+              "old-lb.example.test.");
+  }
 }
 
 TEST(RunCliDns, ARecordSomeoneElseChangedStopsTheRunAndTheZoneIsNotTouched) {
