@@ -25,30 +25,10 @@ enum class Direction { kSwitch, kRevert };
 
 std::string Key(const DnsRecordChange& record) { return record.name + " " + record.type; }
 
-int64_t UnixSeconds(Clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
-}
-
-// Rounded up: a moment journaled as "applied at" is never earlier than the real one.
-int64_t UnixSecondsUp(Clock::time_point time) {
-  const auto since = time.time_since_epoch();
-  const auto whole = std::chrono::duration_cast<std::chrono::seconds>(since);
-  return whole.count() + (since > whole ? 1 : 0);
-}
-
-// Reads FormatUtcTime's form back ("2026-11-26T06:01:41Z"); nullopt for anything else.
+// ParseUtcTime of a JSON value; nullopt unless it is a string of that form.
 std::optional<Clock::time_point> ParseUtcTime(const nlohmann::json& text) {
   if (!text.is_string()) return std::nullopt;
-  std::tm utc{};
-  char zulu = 0;
-  if (std::sscanf(text.get<std::string>().c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &utc.tm_year,
-                  &utc.tm_mon, &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &zulu) != 7 ||
-      zulu != 'Z') {
-    return std::nullopt;
-  }
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  return Clock::from_time_t(timegm(&utc));
+  return orchestration::ParseUtcTime(text.get<std::string>());
 }
 
 double Seconds(std::chrono::milliseconds duration) {

@@ -20,21 +20,6 @@ constexpr auto kResolverPollEvery = std::chrono::milliseconds(200);
 
 std::string Key(const DnsRecordChange& record) { return record.name + " " + record.type; }
 
-int64_t UnixSeconds(Clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
-}
-
-// Rounded up: a moment journaled as "applied at" is never earlier than the real one.
-int64_t UnixSecondsUp(Clock::time_point time) {
-  const auto since = time.time_since_epoch();
-  const auto whole = std::chrono::duration_cast<std::chrono::seconds>(since);
-  return whole.count() + (since > whole ? 1 : 0);
-}
-
-Clock::time_point FromUnixSeconds(int64_t seconds) {
-  return Clock::time_point(std::chrono::seconds(seconds));
-}
-
 // The longest TTL each record had before any lowering: the live one and every journaled intent's.
 std::map<std::string, int64_t> TtlsBefore(const DnsStepJournal& journal) {
   std::map<std::string, int64_t> ttls;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "orchestration/utc_time.h"
 #include "tests/harness/files.h"
 #include "tests/harness/free_port.h"
 #include "tests/harness/knot_server.h"
@@ -39,23 +40,13 @@ using SystemClock = std::chrono::system_clock;
 
 constexpr char kTlsHost[] = "tls.tandem.test";
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
-      .count();
-}
+int64_t NowSeconds() { return UnixSeconds(SystemClock::now()); }
 
 // "2026-11-26T06:01:41Z" (FormatUtcTime's form) as a time point.
 SystemClock::time_point ParseIso(const std::string& text) {
-  std::tm utc{};
-  char zulu = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &utc.tm_year, &utc.tm_mon,
-                  &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &zulu) != 7 ||
-      zulu != 'Z') {
-    throw std::runtime_error("not an ISO 8601 UTC time: " + text);
-  }
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  return SystemClock::from_time_t(timegm(&utc));
+  const auto parsed = ParseUtcTime(text);
+  if (!parsed) throw std::runtime_error("not an ISO 8601 UTC time: " + text);
+  return *parsed;
 }
 
 using testing::TlsListener;
