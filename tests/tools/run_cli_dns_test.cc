@@ -15,8 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "orchestration/utc_time.h"
 #include "tests/harness/free_port.h"
 #include "tests/harness/knot_server.h"
 #include "tests/harness/tls_certificates.h"
@@ -26,6 +28,8 @@
 
 namespace tandem::testing {
 namespace {
+
+using orchestration::ParseUtcTime;
 
 using std::chrono::seconds;
 
@@ -216,6 +220,70 @@ TEST(RunCliDns, ACertificateTheClientsWouldRefuseStopsTheCutoverBeforeDnsWithTra
     EXPECT_EQ(knot->Read(KnotServer::Role::kPrimary, "www", "A").at(0).value, "192.0.2.10");
     EXPECT_EQ(knot->Read(KnotServer::Role::kPrimary, "api", "CNAME").at(0).value,
               "old-lb.example.test.");
+  }
+}
+
+// kill -9 of the controller during the DNS switch's two waits, each followed by `--resume`:
+//   1. while it waits for the safe moment (records at 12 s, lowered to 1 s): nothing switched;
+//      the resumed run keeps phase 1's safe moment instead of waiting 12 s from its own start;
+//   2. after the update, while propagation waits for a held-back secondary: the resumed run sends
+//      no second update (the serial moves once) and completes once the secondary catches up.
+TEST(RunCliDns, KillNineDuringTheSafeMomentWaitAndThePropagationWaitThenResumeSwitchesOnce) {
+  TrafficRig rig;
+  KnotServerOptions zone = ZoneWithHourLongTtls();
+  zone.record_ttl = 12;
+  auto knot = KnotServer::Start(rig.dir(), zone);
+  const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
+  const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, "", 1)));
+  const auto switch_started = [&] {
+    const std::string status = StatusJson(plan);
+    return status.find("\"dns switch\"") != std::string::npos;
+  };
+
+  {
+    TandemProcess run({"run", plan, "--format", "json"}, rig.dir() + "/run1.log");
+    ASSERT_TRUE(PollUntil(seconds(120), [&] { return switch_started() || !run.Running(); }))
+        << run.Log();
+    ASSERT_TRUE(run.KillNine()) << "the run ended before its DNS switch: " << run.Log();
+  }
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 1) << "switched too early";
+  // (The kill landed before the safe moment: the records were lowered from 12 s to 1 s.)
+  EXPECT_EQ(knot->Read(KnotServer::Role::kPrimary, "www", "A").at(0).value, "192.0.2.10");
+  const std::optional<std::chrono::system_clock::time_point> phase_one_safe_at = ParseUtcTime(
+      StepNamed(nlohmann::json::parse(StatusJson(plan)), "dns ttl")["detail"]["switch_safe_at"]
+          .get<std::string>());
+  ASSERT_TRUE(phase_one_safe_at.has_value());
+
+  knot->HoldSecondary();
+  {
+    TandemProcess run({"run", plan, "--resume", "--format", "json"}, rig.dir() + "/run2.log");
+    ASSERT_TRUE(PollUntil(seconds(60), [&] {
+      return knot->Read(KnotServer::Role::kPrimary, "www", "A").at(0).value == "198.51.100.10" ||
+             !run.Running();
+    })) << run.Log();
+    // Phase 1's safe moment, not 12 s after this run's own poll (+1 s: it waits a whole second
+    // past the second-rounded moment; +2 s of slack for a busy machine).
+    EXPECT_LE(std::chrono::system_clock::now(), *phase_one_safe_at + seconds(3));
+    // The update is in; the secondary still answers the old values, so propagation waits.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_TRUE(run.KillNine()) << "the resumed run ended during propagation: " << run.Log();
+  }
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 2);
+  EXPECT_EQ(knot->Read(KnotServer::Role::kSecondary, "www", "A").at(0).value, "192.0.2.10");
+
+  knot->ReleaseSecondary();
+  CommandOutcome resumed =
+      RunTandem({"run", plan, "--resume", "--format", "json"}, {}, seconds(120));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 2) << "a second update";
+  EXPECT_EQ(knot->Read(KnotServer::Role::kSecondary, "www", "A").at(0).value, "198.51.100.10");
+  const nlohmann::json status = nlohmann::json::parse(StatusJson(plan));
+  EXPECT_EQ(status["state"], "completed") << status.dump();
+  const nlohmann::json& cutover = StepNamed(status, "dns switch");
+  EXPECT_EQ(cutover["state"], "done") << cutover.dump();
+  EXPECT_EQ(cutover["detail"]["updated"], false) << cutover.dump();
+  for (const nlohmann::json& resolver : cutover["detail"]["resolvers"]) {
+    EXPECT_TRUE(resolver["done"].get<bool>()) << resolver.dump();
   }
 }
 
