@@ -5,32 +5,30 @@
 // has drained it. Implemented by each connector over the connection of the Database that hands it
 // out (Database::write_freeze()).
 //
-//   call             MariaDB / MySQL                PostgreSQL                     Redis
-//   Freeze           SET GLOBAL read_only = ON,     ALTER SYSTEM SET               CLIENT PAUSE
-//   <hold>
-//                    and super_read_only = ON       default_transaction_read_only  WRITE (renewed
-//                    by where it exists (MySQL); on a  = on + pg_reload_conf(),       calling
-//                    Freeze lock-wait timeout the          waited for (pg_conf_load_time) again)
-//                    blocking connections are       then every client session
-//                    killed and it is tried again;  whose transaction began before
-//                    then connections holding a     the freeze is terminated
-//                    transaction opened before it
-//                    are killed
-//   Thaw             read_only = OFF (and           ALTER SYSTEM RESET             CLIENT UNPAUSE
-//                    super_read_only = OFF)         default_transaction_read_only
-//                                                   + pg_reload_conf()
-//   State            @@read_only, @@super_read_only pg_settings.reset_val (what    INFO:
-//   paused_reason
-//                                                   the loaded configuration gives / paused_actions
-//                                                   every session)                 where reported;
-//                                                                                  else what this
-//                                                                                  object did
-//   CurrentPosition  SHOW MASTER STATUS (file,      pg_current_wal_lsn() once it   INFO
-//   replication:
-//                    position) + @@gtid_binlog_pos  has written through            master_replid,
-//                    (or @@gtid_executed)           pg_current_wal_insert_lsn() master_repl_offset
-//                                                   (commits acknowledged under
-//                                                   synchronous_commit=off)
+//   MariaDB / MySQL
+//     Freeze           SET GLOBAL read_only = ON, and super_read_only = ON where it exists
+//                      (MySQL); on a lock-wait timeout the blocking connections are killed and it
+//                      is tried again; then the connections holding a transaction listed before
+//                      it are killed (MariaDB refuses the COMMIT of any that wrote)
+//     Thaw             read_only = OFF (and super_read_only = OFF)
+//     State            @@read_only, @@super_read_only
+//     CurrentPosition  SHOW MASTER STATUS (file, position) + @@gtid_binlog_pos (@@gtid_executed)
+//   PostgreSQL
+//     Freeze           ALTER SYSTEM SET default_transaction_read_only = on + pg_reload_conf(),
+//                      waited for (pg_conf_load_time); then every client session whose
+//                      transaction began before the freeze is terminated; a prepared (two-phase)
+//                      transaction stops it (kFailedPrecondition: it could commit afterwards)
+//     Thaw             ALTER SYSTEM RESET default_transaction_read_only + pg_reload_conf()
+//     State            pg_settings.reset_val (what the loaded configuration gives every session)
+//     CurrentPosition  pg_current_wal_lsn() once it has written through
+//                      pg_current_wal_insert_lsn() (commits acknowledged under
+//                      synchronous_commit=off)
+//   Redis
+//     Freeze           CLIENT PAUSE <hold> WRITE (renewed by calling Freeze again)
+//     Thaw             CLIENT UNPAUSE
+//     State            INFO paused_reason / paused_actions where reported; else what this object
+//                      did
+//     CurrentPosition  INFO replication: master_replid, master_repl_offset
 //
 // Connections that are never ended: this one, replication (binlog dump threads, walsenders: the
 // change stream itself), system threads.

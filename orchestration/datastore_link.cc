@@ -124,7 +124,7 @@ std::optional<int> WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
     if (Clock::now() >= deadline) {
       return std::nullopt;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
@@ -891,15 +891,25 @@ engine::Result<engine::Position> DatastoreLink::SourcePosition() {
 engine::Result<std::chrono::milliseconds> DatastoreLink::WaitUntilApplied(
     const engine::Position& position, std::chrono::milliseconds timeout,
     const std::function<bool()>& stop) {
-  if (!ports_.read_applied) {
+  if (!ports_.open_applied_reader) {
     return engine::InvalidArgument(plan_.name + ": no way to read the stream's checkpoint");
   }
+  std::function<engine::Result<engine::Position>()> reader;
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + timeout;
   engine::Position applied;
   engine::Status last_error;
   while (true) {
-    auto read = ports_.read_applied(plan_.target, plan_.name);
+    engine::Result<engine::Position> read = engine::Position{};
+    if (!reader) {
+      auto opened = ports_.open_applied_reader(plan_.target, plan_.name);
+      if (opened.ok()) {
+        reader = std::move(*opened);
+      } else {
+        read = opened.status();
+      }
+    }
+    if (reader) read = reader();
     if (read.ok()) {
       last_error = engine::Status();
       applied = *read;
@@ -916,6 +926,7 @@ engine::Result<std::chrono::milliseconds> DatastoreLink::WaitUntilApplied(
       }
     } else {
       last_error = read.status();
+      reader = nullptr;  // opened again on the next round
     }
     if (stop && stop()) {
       return engine::Cancelled(plan_.name + ": stopped while waiting for the stream to drain");

@@ -63,11 +63,12 @@ struct DatastoreLinkPorts {
   std::string tandem_binary;             // the `tandem` executable to run `sync` with
   std::string log_directory;             // must exist and be writable
   int sync_threads = 4;                  // --threads of the child (1..64)
-  // The position a stream has durably applied on its target (tools::ReadAppliedPosition):
-  // (target, stream name) -> the greatest checkpoint, std::monostate when none.
-  std::function<engine::Result<engine::Position>(const engine::ConnectionConfig&,
-                                                 const std::string&)>
-      read_applied;
+  // Opens a reader of the position a stream has durably applied on its target
+  // (tools::OpenAppliedPositionReader): (target, stream name) -> a function returning the greatest
+  // checkpoint, std::monostate when none. One connection per wait, read repeatedly.
+  std::function<engine::Result<std::function<engine::Result<engine::Position>()>>(
+      const engine::ConnectionConfig&, const std::string&)>
+      open_applied_reader;
 };
 
 // Timings; the defaults are the contract, tests shorten them.
@@ -167,13 +168,15 @@ class DatastoreLink {
   // The drain of the cutover, compared exactly: the source's log position now
   // (engine::WriteFreeze::CurrentPosition over a new source connection), and the wait until the
   // stream has durably applied everything up to a position (its checkpoint on the target, read
-  // through ports.read_applied every 20 ms, compared with engine::Compare).
+  // over one connection (ports.open_applied_reader) every 50 ms, compared with engine::Compare).
   // SourcePosition errors: the connection's; kUnsupported when the connector has no write freeze.
   engine::Result<engine::Position> SourcePosition();
   // Returns how long the wait took. Errors: kTimeout "<name>: the stream applied up to <P1>, not
   // yet <P2>, after <timeout>"; kFailedPrecondition when the positions cannot be compared (another
   // source history: the target's checkpoint is not this source's); kCancelled when `stop` said
-  // so; read_applied's errors (a server away) once they persist for the whole timeout.
+  // so; the reader's errors (a server away: the connection is opened again) once they persist
+  // for the whole timeout. A read in flight can overrun the timeout by the connection's read
+  // timeout.
   engine::Result<std::chrono::milliseconds> WaitUntilApplied(const engine::Position& position,
                                                              std::chrono::milliseconds timeout,
                                                              const std::function<bool()>& stop);

@@ -134,14 +134,31 @@ engine::Result<RecordsRead> ReadRecords(const DnsPlan& dns, const DnsClient& pri
   return read;
 }
 
-// Step 3: waits for the safe moment. Empty when it has come; otherwise the problem. Fills
-// `propagation` with the TTL lowering's propagation time (0 when unknown).
+// Step 4: empty when undoing the switch fits the rollback budget; otherwise the problem.
+std::string CheckRollbackBudget(const DnsPlan& dns, const DnsSwitchOptions& options,
+                                std::chrono::milliseconds propagation, DnsSwitchResult& result) {
+  const int64_t propagation_s = (propagation.count() + 999) / 1000;  // rounded up
+  const int64_t undo_s = dns.ttl + propagation_s;
+  result.detail["undo_estimate_s"] = undo_s;
+  if (std::chrono::milliseconds(undo_s * 1000) <= options.rollback_budget) return "";
+  const int64_t budget_s = options.rollback_budget.count() / 1000;
+  const std::string fix = budget_s > propagation_s
+                              ? "lower dns.ttl to at most " +
+                                    std::to_string(budget_s - propagation_s) +
+                                    " s (phase 1 lowers it) or raise rollback_budget"
+                              : "the propagation alone exceeds it: raise rollback_budget";
+  return "cannot undo the DNS switch within the rollback budget of " +
+         FormatDuration(options.rollback_budget) + ": TTL " + std::to_string(dns.ttl) + " s + " +
+         std::to_string(propagation_s) + " s of propagation; " + fix;
+}
+
+// Steps 3 and 4: finds the safe moment, checks the rollback budget, then waits for the moment.
+// Empty when it has come; otherwise the problem.
 engine::Result<std::string> WaitForSafeMoment(const DnsPlan& dns, const DnsClient& primary,
                                               const DnsStepJournal& ttl_journal,
                                               const DnsSwitchOptions& options,
                                               SteadyClock::time_point began,
-                                              DnsSwitchResult& result,
-                                              std::chrono::milliseconds& propagation) {
+                                              DnsSwitchResult& result) {
   const auto wait_began = SteadyClock::now();
   const std::function<bool()> stop = [&options] { return Stopped(options); };
   std::optional<Clock::time_point> safe_at;
@@ -170,6 +187,22 @@ engine::Result<std::string> WaitForSafeMoment(const DnsPlan& dns, const DnsClien
     std::this_thread::sleep_for(kStopPollEvery);
   }
   result.detail["switch_safe_at"] = FormatUtcTime(*safe_at);
+
+  // Step 4 before the wait: the lowering's propagation (lowered_at to the first moment every
+  // resolver served the low TTL, journaled by the run that saw it) is known now.
+  std::chrono::milliseconds propagation(0);
+  const std::optional<Clock::time_point> lowered_at =
+      ParseUtcTime(lowering.value("lowered_at", nlohmann::json()));
+  const std::optional<Clock::time_point> last_low =
+      ParseUtcTime(lowering.value("resolvers_low_at", nlohmann::json()));
+  if (lowered_at && last_low && *last_low > *lowered_at) {
+    propagation = std::chrono::duration_cast<std::chrono::milliseconds>(*last_low - *lowered_at);
+  }
+  if (std::string problem = CheckRollbackBudget(dns, options, propagation, result);
+      !problem.empty()) {
+    return problem;
+  }
+
   // FormatUtcTime drops the fraction of a second: the moment itself may lie up to a second later.
   const Clock::time_point wake_at = *safe_at + std::chrono::seconds(1);
   while (Clock::now() < wake_at) {
@@ -181,36 +214,7 @@ engine::Result<std::string> WaitForSafeMoment(const DnsPlan& dns, const DnsClien
   }
   result.detail["waited_s"] = Seconds(
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - wait_began));
-
-  // The lowering's propagation: lowered_at to the first moment every resolver served the low TTL
-  // (journaled by the run that saw it, so a re-run measures the same).
-  propagation = std::chrono::milliseconds(0);
-  const std::optional<Clock::time_point> lowered_at =
-      ParseUtcTime(lowering.value("lowered_at", nlohmann::json()));
-  const std::optional<Clock::time_point> last_low =
-      ParseUtcTime(lowering.value("resolvers_low_at", nlohmann::json()));
-  if (lowered_at && last_low && *last_low > *lowered_at) {
-    propagation = std::chrono::duration_cast<std::chrono::milliseconds>(*last_low - *lowered_at);
-  }
   return std::string();
-}
-
-// Step 4: empty when undoing the switch fits the rollback budget; otherwise the problem.
-std::string CheckRollbackBudget(const DnsPlan& dns, const DnsSwitchOptions& options,
-                                std::chrono::milliseconds propagation, DnsSwitchResult& result) {
-  const int64_t propagation_s = (propagation.count() + 999) / 1000;  // rounded up
-  const int64_t undo_s = dns.ttl + propagation_s;
-  result.detail["undo_estimate_s"] = undo_s;
-  if (std::chrono::milliseconds(undo_s * 1000) <= options.rollback_budget) return "";
-  const int64_t budget_s = options.rollback_budget.count() / 1000;
-  const std::string fix = budget_s > propagation_s
-                              ? "lower dns.ttl to at most " +
-                                    std::to_string(budget_s - propagation_s) +
-                                    " s (phase 1 lowers it) or raise rollback_budget"
-                              : "the propagation alone exceeds it: raise rollback_budget";
-  return "cannot undo the DNS switch within the rollback budget of " +
-         FormatDuration(options.rollback_budget) + ": TTL " + std::to_string(dns.ttl) + " s + " +
-         std::to_string(propagation_s) + " s of propagation; " + fix;
 }
 
 // Step 5: the one compare-and-swap update. Empty when applied; otherwise the problem.
@@ -306,22 +310,19 @@ engine::Result<DnsSwitchResult> Run(const DnsPlan& dns, const DnsClient& primary
                    {"switched_at", nullptr},
                    {"resolvers", nlohmann::json::array()},
                    {"propagation_s", nullptr}};
-  if (direction == Direction::kSwitch) {
-    result.problem = CheckNewSideTls(dns, result);
-    if (!result.problem.empty()) return result;
-  }
   TANDEM_ASSIGN_OR_RETURN(RecordsRead read, ReadRecords(dns, primary, direction, result));
   if (!read.problem.empty()) {
     result.problem = read.problem;
     return result;
   }
+  result.switched = read.all_at_target;
   if (!read.all_at_target) {
     if (direction == Direction::kSwitch) {
-      std::chrono::milliseconds propagation(0);
-      TANDEM_ASSIGN_OR_RETURN(result.problem, WaitForSafeMoment(dns, primary, *ttl_journal, options,
-                                                                began, result, propagation));
+      // TLS before any DNS change; once the records are switched it no longer gates anything.
+      result.problem = CheckNewSideTls(dns, result);
       if (!result.problem.empty()) return result;
-      result.problem = CheckRollbackBudget(dns, options, propagation, result);
+      TANDEM_ASSIGN_OR_RETURN(
+          result.problem, WaitForSafeMoment(dns, primary, *ttl_journal, options, began, result));
       if (!result.problem.empty()) return result;
     }
     if (Stopped(options)) {
@@ -332,6 +333,7 @@ engine::Result<DnsSwitchResult> Run(const DnsPlan& dns, const DnsClient& primary
     TANDEM_ASSIGN_OR_RETURN(result.problem,
                             Update(dns, primary, read.pending, direction, journal, result));
     if (!result.problem.empty()) return result;
+    result.switched = true;
   }
   TANDEM_ASSIGN_OR_RETURN(result.problem, WatchTargets(dns, direction, options, result));
   return result;

@@ -6,7 +6,8 @@
 //   1. TLS (when the plan has dns.tls): CheckTls(dns.tls_host, dns.tls_address, dns.tls_ca). A
 //      refusal (wrong host name, expired or not yet valid, a chain that does not verify, no
 //      handshake) stops the step with CheckTls's message; warnings (expiring soon) go to
-//      `warnings`.
+//      `warnings`. Checked after step 2, only while an update is still to be sent: once the records
+//      are switched, a TLS problem no longer gates anything the step does.
 //   2. The records are read from the primary (signed queries). All already holding their `new`
 //      value: the switch was applied by an earlier attempt (a crash after the update); go to 6.
 //      Any record holding neither its `old` nor its `new` value (or a mix: some old, some new,
@@ -17,7 +18,8 @@
 //      asked again, until dns.propagation_timeout has passed since this attempt began: then the
 //      step stops naming the resolver and the TTL it serves. Then the step sleeps until
 //      switch_safe_at (waking every 200 ms for `stop`).
-//   4. The rollback budget: undoing the switch takes dns.ttl (what caches may hold after it) plus
+//   4. The rollback budget (checked as soon as step 3 knows the safe moment, before its sleep):
+//      undoing the switch takes dns.ttl (what caches may hold after it) plus
 //      the propagation time the TTL lowering showed (lowered_at to the last resolver's low-TTL
 //      answer; 0 when unknown). When that exceeds `rollback_budget` the step stops before the
 //      update: "cannot undo the DNS switch within the rollback budget of 5m: TTL 600 s + 12 s of
@@ -70,6 +72,10 @@ struct DnsSwitchResult {
   //  "resolvers": [{"resolver","done","elapsed_ms","answer","error"}], "propagation_s"}.
   nlohmann::json detail = nlohmann::json::object();
   std::vector<std::string> warnings;  // e.g. the certificate expires in 9 days
+  // The records hold the direction's target values (this attempt's update, or an earlier one's):
+  // false when the step stopped before changing the zone. A caller undoing a stopped step must not
+  // send traffic one way while DNS points the other.
+  bool switched = false;
 };
 
 struct DnsSwitchOptions {

@@ -508,6 +508,22 @@ struct MigrationController::Impl {
   // stop sends the traffic back to the old servers: the cutover did not happen.
   engine::Result<StepResult> RunDnsSwitch(const RunStep& step) {
     StepResult result;
+    result.detail["switched"] = false;
+    if (plan.traffic) {
+      // The cutover follows phase 4's last step. A resume after a stop that sent the traffic back
+      // (killed before the failure was journaled) must not move DNS to servers taking nothing.
+      auto share = ReadShare();
+      if (!share.ok()) return share.status();
+      const int last = plan.traffic->steps.back();
+      if (*share + 0.5 < last) {
+        result.outcome = Outcome::kStopped;
+        result.message = "traffic is at " + std::to_string(static_cast<int>(*share + 0.5)) +
+                         "% on the new servers, not " + std::to_string(last) +
+                         "% as phase 4 left it: the DNS switch needs the new servers taking the "
+                         "traffic; start a new run of the plan";
+        return result;
+      }
+    }
     const DnsClient primary(plan.dns->server, PlanTsigKey(*plan.dns));
     auto ttl_journal = DnsJournal(kDnsTtlIntent, kDnsTtlApplied);
     if (!ttl_journal.ok()) return ttl_journal.status();
@@ -524,6 +540,7 @@ struct MigrationController::Impl {
       return switched.status();
     }
     result.detail = switched->detail;
+    result.detail["switched"] = switched->switched;
     for (const std::string& warning : switched->warnings) {
       nlohmann::json event = StepEvent(step, "warning");
       event["message"] = warning;
@@ -534,6 +551,21 @@ struct MigrationController::Impl {
       result.message = switched->problem;
     }
     return result;
+  }
+
+  // Whether any plan record may already hold its new value at the DNS primary (true when it
+  // cannot be read): a failed phase-5 step then keeps the traffic where DNS sends clients.
+  bool DnsMayPointAtNew() const {
+    if (!plan.dns) return false;
+    const DnsClient primary(plan.dns->server, PlanTsigKey(*plan.dns));
+    for (const DnsRecordChange& record : plan.dns->records) {
+      auto held = primary.Query(record.name, record.type);
+      if (!held.ok()) return true;
+      for (const DnsRecord& one : *held) {
+        if (SameDnsValue(record.type, one.value, record.new_value)) return true;
+      }
+    }
+    return false;
   }
 
   engine::Result<StepResult> RunProvisioning() {
@@ -1189,7 +1221,8 @@ struct MigrationController::Impl {
       if (!result.ok()) {
         // Could not measure or act: never leave traffic on the new servers unwatched.
         nlohmann::json detail = {{"error", result.status().message()}};
-        if (plan.traffic && (step.phase == Phase::kTraffic || step.phase == Phase::kCutover)) {
+        if (plan.traffic && (step.phase == Phase::kTraffic ||
+                             (step.phase == Phase::kCutover && !DnsMayPointAtNew()))) {
           engine::Status back = ShiftAllToOld();
           detail["traffic_back_on_old"] = back.ok();
         }
@@ -1204,12 +1237,17 @@ struct MigrationController::Impl {
         return Interrupt();  // the step stays started, with the last gate values it journaled
       }
       if (result->outcome == Outcome::kStopped && plan.traffic && step.phase == Phase::kCutover) {
-        // The cutover did not happen: the old side takes every request again (phase 4's steps
-        // return the traffic themselves).
-        engine::Status back = ShiftAllToOld();
-        result->message += back.ok() ? "; traffic is back on the old servers"
-                                     : "; RETURNING TRAFFIC FAILED: " + back.message();
-        result->detail["traffic_back_on_old"] = back.ok();
+        if (result->detail.value("switched", true)) {
+          // DNS already points at the new side: sending the traffic back would split clients.
+          result->message += "; DNS points at the new side, so traffic stays on the new servers";
+        } else {
+          // The cutover did not happen: the old side takes every request again (phase 4's steps
+          // return the traffic themselves).
+          engine::Status back = ShiftAllToOld();
+          result->message += back.ok() ? "; traffic is back on the old servers"
+                                       : "; RETURNING TRAFFIC FAILED: " + back.message();
+          result->detail["traffic_back_on_old"] = back.ok();
+        }
       }
       if (result->outcome == Outcome::kStopped) {
         // The failure must be on record: a resume of an unrecorded failure would run the step
@@ -1249,6 +1287,7 @@ struct MigrationController::Impl {
     if (!plan.datastores.empty()) {
       outcome += "; the streams are stopped (run tandem sync to keep them going)";
     }
+    if (!WriterDatastores(plan).empty()) outcome += "; " + NotRunNote(plan);
     StopStreams();
     if (engine::Status recorded = journal.FinishRun(run_id, RunState::kCompleted, outcome);
         !recorded.ok()) {

@@ -840,6 +840,10 @@ class PlanReader {
           Report(probe.where, scope.Key("probes"),
                  Quote(probe.value) +
                      " is not an http:// URL; write e.g. probes = [\"http://10.0.1.7/health\"]");
+        } else if (auto parsed = ParseHostPort(authority, 80); !parsed.ok()) {
+          Report(probe.where, scope.Key("probes"),
+                 Quote(probe.value) + ": the host and port " + parsed.status().message() +
+                     "; write e.g. probes = [\"http://10.0.1.7:8080/health\"]");
         } else {
           traffic.probes.push_back(probe.value);
         }

@@ -115,7 +115,9 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
     }
   }
 
-  if (plan.dns) {
+  // The DNS switch moves clients only after the writes moved: with a datastore writer to switch it
+  // waits for the write cutover, which this version does not run (NotRunNote).
+  if (plan.dns && WriterDatastores(plan).empty()) {
     const DnsPlan& dns = *plan.dns;
     RunStep dns_switch;
     dns_switch.phase = Phase::kCutover;
@@ -145,6 +147,27 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
   return steps;
 }
 
+std::string WriterDatastores(const Plan& plan) {
+  std::string names;
+  for (const DatastorePlan& datastore : plan.datastores) {
+    if (datastore.writer) names += (names.empty() ? "" : ", ") + datastore.name;
+  }
+  return names;
+}
+
+std::string NotRunNote(const Plan& plan) {
+  const std::string writers = WriterDatastores(plan);
+  if (!writers.empty()) {
+    return "not run by this version of tandem: phase 5's write cutover (datastores with a "
+           "writer: " +
+           writers + ")" +
+           (plan.dns ? " and therefore its DNS switch, which must follow it," : "") +
+           " and phase 6 (monitor); the run ends after phase 4 with the streams stopped";
+  }
+  return "not run by this version of tandem: phase 6 (monitor); the run ends after its last step "
+         "with the streams stopped";
+}
+
 std::string DescribeSteps(const Plan& plan, const std::vector<RunStep>& steps) {
   std::ostringstream out;
   out << "plan " << plan.name << " (" << plan.path << "), journal " << plan.journal_path << "\n";
@@ -169,15 +192,7 @@ std::string DescribeSteps(const Plan& plan, const std::vector<RunStep>& steps) {
         << "     gate:    " << step.gate << "\n"
         << "     inverse: " << step.inverse << "\n";
   }
-  const bool later_phases = plan.dns.has_value();
-  bool any_writer = false;
-  for (const DatastorePlan& datastore : plan.datastores) {
-    any_writer = any_writer || datastore.writer.has_value();
-  }
-  if (later_phases || any_writer) {
-    out << "\nphases 5 (cutover) and 6 (monitor) are not run by this version of tandem: the run "
-           "ends with traffic at the new servers and the streams running.\n";
-  }
+  if (const std::string note = NotRunNote(plan); !note.empty()) out << "\n" << note << "\n";
   return out.str();
 }
 

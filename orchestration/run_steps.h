@@ -13,10 +13,11 @@
 //   phase 3 sync           "sync <datastore>"      stream started, copy done, lag and verify gates
 //   phase 4 traffic        "baseline"              every request to old; old servers measured
 //                          "traffic <p>%"          new servers receive p% of requests; dwell gated
-//   phase 5 cutover        "dns switch"            ([dns] only) TLS checked, the safe moment
-//                                                  waited for, the records switched old -> new in
-//                                                  one compare-and-swap update, propagation
-//                                                  watched (dns_switch_step.h)
+//   phase 5 cutover        "dns switch"            ([dns], no datastore `writer`) TLS checked,
+//                                                  the safe moment waited for, the records
+//                                                  switched old -> new in one compare-and-swap
+//                                                  update, propagation watched
+//                                                  (dns_switch_step.h)
 //
 // Steps are idempotent: running a done step again changes nothing, so replay after a crash is
 // safe. The step name is its identity in the journal.
@@ -46,6 +47,13 @@ struct RunStep {
 
 // REQUIRES: `plan` outlives the result (steps point into it).
 std::vector<RunStep> ExpandPlan(const Plan& plan);
+
+// What the plan asks that this version does not run, as one sentence for --dry-run and the run's
+// outcome: phase 5's write cutover for datastores with a `writer` (and then the DNS switch, which
+// must follow it), and phase 6.
+std::string NotRunNote(const Plan& plan);
+// The names of the datastores with a `writer`, comma-separated; "" when none.
+std::string WriterDatastores(const Plan& plan);
 
 // The steps as text, one block per phase, for --dry-run.
 std::string DescribeSteps(const Plan& plan, const std::vector<RunStep>& steps);

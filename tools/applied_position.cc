@@ -28,12 +28,15 @@ engine::Result<std::unique_ptr<engine::ChangeApplier>> OpenApplier(
 
 }  // namespace
 
-engine::Result<engine::Position> ReadAppliedPosition(const engine::ConnectionConfig& target,
-                                                     const std::string& stream) {
-  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<engine::ChangeApplier> applier, OpenApplier(target));
-  TANDEM_ASSIGN_OR_RETURN(auto checkpoint, engine::ReadResumePosition(*applier, stream));
-  if (!checkpoint) return engine::Position{};
-  return checkpoint->position;
+engine::Result<AppliedPositionReader> OpenAppliedPositionReader(
+    const engine::ConnectionConfig& target, const std::string& stream) {
+  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<engine::ChangeApplier> opened, OpenApplier(target));
+  std::shared_ptr<engine::ChangeApplier> applier = std::move(opened);
+  return AppliedPositionReader([applier, stream]() -> engine::Result<engine::Position> {
+    TANDEM_ASSIGN_OR_RETURN(auto checkpoint, engine::ReadResumePosition(*applier, stream));
+    if (!checkpoint) return engine::Position{};
+    return checkpoint->position;
+  });
 }
 
 }  // namespace tandem::tools

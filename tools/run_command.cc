@@ -133,6 +133,11 @@ std::string GateLine(const nlohmann::json& gate) {
 std::string DnsSwitchLine(const nlohmann::json& detail) {
   std::ostringstream out;
   const bool revert = detail.value("direction", "") == "revert";
+  if (!detail.value("switched", false)) {
+    out << "DNS not " << (revert ? "reverted" : "switched") << ": the records hold their "
+        << (revert ? "new" : "old") << " values";
+    return out.str();
+  }
   out << "DNS " << (revert ? "reverted" : "switched");
   if (detail.contains("switched_at") && detail["switched_at"].is_string()) {
     out << " at " << detail["switched_at"].get<std::string>();
@@ -323,7 +328,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
   orchestration::ControllerOptions controller_options;
   controller_options.resume = values.count("resume") != 0;
   controller_options.ports.open_database = OpenDatabase;
-  controller_options.ports.read_applied = ReadAppliedPosition;
+  controller_options.ports.open_applied_reader = OpenAppliedPositionReader;
   controller_options.ports.lag = {OpenHeartbeatWriter, OpenHeartbeatReader, nullptr};
   controller_options.ports.tandem_binary = "/proc/self/exe";
   {

@@ -19,6 +19,11 @@
 //   State            SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only','super_read_only')
 //   CurrentPosition  SHOW MASTER STATUS; SELECT @@GLOBAL.gtid_binlog_pos (MySQL: gtid_executed)
 //
+// InnoDB refreshes what INNODB_TRX shows at most every 0.1 s: a transaction begun less than that
+// before the freeze may be missed by the kill. That does not weaken the freeze: MariaDB refuses
+// the COMMIT of a transaction that wrote, once read_only is ON, for every account without READ
+// ONLY ADMIN (mysql_write_freeze_test shows it); the kill only makes such clients reconnect.
+//
 // Never killed: this connection, threads without a client (system, event scheduler), replication
 // threads (a replica's SQL/IO threads and, on the source, `Binlog Dump` threads: a change stream
 // such as tandem's is one).

@@ -147,6 +147,26 @@ class PostgresWriteFreeze final : public engine::WriteFreeze {
     }
     TANDEM_RETURN_IF_ERROR(WaitForExit(pids));
 
+    // A prepared (two-phase) transaction has no session to end, and COMMIT PREPARED is allowed
+    // in a read-only transaction: its writes could commit after the freeze, past the position the
+    // drain waits for. The cutover cannot go on while one exists.
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult prepared,
+        connection_.Query("listing prepared transactions",
+                          "SELECT gid FROM pg_catalog.pg_prepared_xacts ORDER BY prepared"));
+    if (prepared.rows() > 0) {
+      std::string gids;
+      for (int row = 0; row < prepared.rows() && row < 5; ++row) {
+        gids += (row > 0 ? ", '" : "'") + prepared.String(row, 0) + "'";
+      }
+      return engine::FailedPrecondition(
+          "cannot freeze writes on " + connection_.config().Redacted() + ": " +
+          std::to_string(prepared.rows()) + " prepared transaction(s) (" + gids +
+          (prepared.rows() > 5 ? ", ..." : "") +
+          ") could still commit after the freeze; finish them with COMMIT PREPARED or ROLLBACK "
+          "PREPARED, then call Freeze again (the server stays read-only meanwhile)");
+    }
+
     engine::FreezeReport report;
     report.sessions_ended = terminated;
     report.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);

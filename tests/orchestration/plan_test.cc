@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "orchestration/run_steps.h"
+
 namespace tandem::orchestration {
 namespace {
 
@@ -738,6 +740,34 @@ TEST(Plan, PasswordFromTheEnvironmentIsUsedAndNotShown) {
   EXPECT_EQ(plan->datastores[0].target.password, secret);
   EXPECT_EQ(plan->datastores[0].target_uri_redacted.find(secret), std::string::npos);
   EXPECT_EQ(plan->datastores[0].target.Redacted().find(secret), std::string::npos);
+}
+
+// The DNS switch moves clients only after the writes moved: while a datastore has a `writer` to
+// switch (the write cutover this version does not run), the plan has no "dns switch" step, and
+// --dry-run says what is not run and why.
+TEST(RunSteps, TheDnsSwitchWaitsForTheWriteCutoverOfDatastoresWithAWriter) {
+  auto with_writer = ParsePlan(kDesignSample, "shop.toml");
+  ASSERT_TRUE(with_writer.ok()) << with_writer.status().ToString();
+  for (const RunStep& step : ExpandPlan(*with_writer)) {
+    EXPECT_NE(step.kind, StepKind::kDnsSwitch) << step.name;
+  }
+  const std::string dry = DescribeSteps(*with_writer, ExpandPlan(*with_writer));
+  EXPECT_NE(dry.find("write cutover (datastores with a writer: orders)"), std::string::npos) << dry;
+
+  auto without = ParsePlan(
+      Replace(Sample(),
+              "writer = { haproxy_backend = \"orders_db\", old = \"old\", new = \"new\" }", ""),
+      "shop.toml");
+  ASSERT_TRUE(without.ok()) << without.status().ToString();
+  const std::vector<RunStep> steps = ExpandPlan(*without);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.back().kind, StepKind::kDnsSwitch);
+  EXPECT_EQ(steps.back().phase, Phase::kCutover);
+  EXPECT_NE(steps.back().action.find("www.example.com. A 192.0.2.10 -> 198.51.100.10"),
+            std::string::npos)
+      << steps.back().action;
+  EXPECT_NE(steps.back().gate.find("rollback budget of 5m"), std::string::npos)
+      << steps.back().gate;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "tests/harness/files.h"
 #include "tests/harness/mariadb_server.h"
 #include "tests/harness/mysql_client.h"
+#include "tests/harness/wait.h"
 
 namespace tandem::connectors::mysql {
 namespace {
@@ -216,6 +217,9 @@ TEST_F(MySqlWriteFreezeTest, OpenTransactionIsKilledAndItsInsertNeverVisible) {
   app.Execute("START TRANSACTION; INSERT INTO items (note) VALUES ('uncommitted')");
   MySqlClient reader = MySqlClient::ConnectUri(AppUri());  // an open read-only transaction
   reader.Execute("START TRANSACTION; SELECT COUNT(*) FROM items");
+  // InnoDB refreshes what INFORMATION_SCHEMA.INNODB_TRX shows at most every 0.1 s (see the
+  // header): an earlier test's listing must not hide these two.
+  std::this_thread::sleep_for(milliseconds(150));
 
   const auto start = steady_clock::now();
   auto report = freeze_->Freeze(FreezeOptions{.lock_wait = milliseconds(1000)});
@@ -409,12 +413,14 @@ TEST_F(MySqlWriteFreezeTest, ConcurrentWriterHasNoAcknowledgedWriteAfterTheFreez
       std::this_thread::sleep_for(milliseconds(2));
     }
   });
-  std::this_thread::sleep_for(milliseconds(700));
+  // Until the writer is well under way (bounded: a loaded machine writes slower).
+  tandem::testing::PollUntil(milliseconds(10000), [&] { return acknowledged.load() > 50; });
   auto report = freeze_->Freeze(FreezeOptions{.lock_wait = milliseconds(1000)});
   const auto returned = steady_clock::now();
   const int64_t acked_at_freeze = acknowledged.load();
   const BinlogPosition frozen = PositionOrDie();
-  std::this_thread::sleep_for(milliseconds(700));
+  // Until the writer has been refused a few times (bounded).
+  tandem::testing::PollUntil(milliseconds(10000), [&] { return refused.load() > 20; });
   stop.store(true);
   writer.join();
   ASSERT_TRUE(report.ok()) << report.status().ToString();

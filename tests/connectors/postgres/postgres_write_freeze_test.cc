@@ -35,6 +35,7 @@ using engine::FreezeOptions;
 using engine::Lsn;
 using engine::StatusCode;
 using testing::PostgresClient;
+using testing::PostgresOptions;
 using testing::PostgresServer;
 using testing::TempDir;
 
@@ -104,7 +105,9 @@ class PostgresWriteFreezeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("pg-freeze");
-    server_ = PostgresServer::Start(dir_->path()).release();
+    PostgresOptions options;
+    options.extra_settings = {"max_prepared_transactions = 4"};  // for the two-phase test
+    server_ = PostgresServer::Start(dir_->path(), options).release();
     server_->Execute("CREATE TABLE public.writes (id bigserial PRIMARY KEY, tag text NOT NULL)");
     server_->Execute(std::string("CREATE ROLE app LOGIN PASSWORD '") + kAppPassword + "'");
     server_->Execute("GRANT SELECT, INSERT, UPDATE, DELETE ON public.writes TO app");
@@ -263,6 +266,23 @@ TEST_F(PostgresWriteFreezeTest, ASessionInAnOlderTransactionIsTerminatedAndItsIn
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->sessions_ended, 0);
   EXPECT_EQ(ErrorOf(idle, "SELECT 1"), "");
+}
+
+TEST_F(PostgresWriteFreezeTest, APreparedTransactionStopsTheFreezeNamingItsGid) {
+  PostgresClient app = ConnectApp();
+  app.Execute("BEGIN");
+  app.Execute("INSERT INTO public.writes (tag) VALUES ('prepared')");
+  app.Execute("PREPARE TRANSACTION 'cutover-gx'");
+  engine::FreezeOptions options;
+  options.lock_wait = std::chrono::milliseconds(200);
+  auto frozen = freeze_->Freeze(options);
+  ASSERT_FALSE(frozen.ok());
+  EXPECT_EQ(frozen.status().code(), engine::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Contains(frozen.status().message(), "'cutover-gx'")) << frozen.status().message();
+  server_->Execute("ROLLBACK PREPARED 'cutover-gx'");
+  EXPECT_EQ(CountTag("prepared"), 0);
+  auto again = freeze_->Freeze(options);
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
 }
 
 TEST_F(PostgresWriteFreezeTest, AWalsenderIsLeftAlone) {
