@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -129,7 +130,15 @@ class MySqlWriteFreezeTest : public ::testing::Test {
     ASSERT_NE(freeze_, nullptr);
     server_->Execute("SET GLOBAL read_only = OFF; DELETE FROM app.items");
   }
-  void TearDown() override { server_->Execute("SET GLOBAL read_only = OFF"); }
+  void TearDown() override {
+    // CI once saw this suite's server go away in the middle of Freeze's PROCESSLIST/INNODB_TRX
+    // listing: on a failure, show what the server logged.
+    if (HasFailure()) {
+      std::cerr << "server log tail:\n"
+                << tandem::testing::ReadFileTail(server_->log_path()) << "\n";
+    }
+    server_->Execute("SET GLOBAL read_only = OFF");
+  }
 
   static std::string AppUri() {
     return "mysql://app:" + std::string(kAppPassword) +
@@ -429,8 +438,12 @@ TEST_F(MySqlWriteFreezeTest, ConcurrentWriterHasNoAcknowledgedWriteAfterTheFreez
   EXPECT_GT(refused.load(), 20) << "the writer did not keep trying after the freeze";
   EXPECT_LE(last_ack_start_ns.load(), returned.time_since_epoch().count())
       << "an insert begun after Freeze returned was acknowledged";
-  EXPECT_EQ(uncertain.load(), 0) << report->detail;
-  EXPECT_EQ(RowCount(), acknowledged.load());
+  // An insert in flight when Freeze killed its connection has an outcome the writer cannot know
+  // (at most one: the writer has one connection); it is in the table or not, and covered by the
+  // position either way.
+  EXPECT_LE(uncertain.load(), 1) << report->detail;
+  EXPECT_GE(RowCount(), acknowledged.load());
+  EXPECT_LE(RowCount(), acknowledged.load() + uncertain.load());
   // Every acknowledged insert is at or before the position read after the freeze: nothing was
   // logged since.
   EXPECT_EQ(PositionOrDie(), frozen);
