@@ -584,6 +584,17 @@ engine::Result<std::vector<DnsRecord>> QueryWithin(const std::string& server,
 
 }  // namespace
 
+bool HoldsExactly(const std::vector<DnsRecord>& held, const std::string& type,
+                  const std::string& value) {
+  return held.size() == 1 && SameDnsValue(type, held.front().value, value);
+}
+
+std::string HeldValues(const std::vector<DnsRecord>& held) {
+  std::string values;
+  for (const DnsRecord& one : held) values += (values.empty() ? "" : ", ") + one.value;
+  return values.empty() ? "nothing" : values;
+}
+
 bool SameDnsValue(const std::string& type, const std::string& left, const std::string& right) {
   const std::optional<std::string> a = CanonicalValue(type, left);
   const std::optional<std::string> b = CanonicalValue(type, right);

@@ -66,6 +66,14 @@ struct DnsRecordReplacement {
 // trailing dot of names, the spelling of IPv6 addresses). False when either does not parse.
 bool SameDnsValue(const std::string& type, const std::string& left, const std::string& right);
 
+// Whether `held` (a Query's answer for one name and `type`) is exactly one record whose value is
+// `value` (SameDnsValue): what the DNS steps require before a compare-and-swap.
+bool HoldsExactly(const std::vector<DnsRecord>& held, const std::string& type,
+                  const std::string& value);
+
+// The values of `held` for messages: "192.0.2.10, 192.0.2.11", or "nothing" when empty.
+std::string HeldValues(const std::vector<DnsRecord>& held);
+
 class DnsClient {
  public:
   // `server`: "host:port" (IPv4 or [IPv6]:port; port defaults to 53 when absent). `key`: signs

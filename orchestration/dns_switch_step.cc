@@ -85,22 +85,19 @@ engine::Result<RecordsRead> ReadRecords(const DnsPlan& dns, const DnsClient& pri
   for (const DnsRecordChange& record : dns.records) {
     auto held = primary.Query(record.name, record.type);
     if (!held.ok()) return held.status();
-    std::string values;
-    for (const DnsRecord& one : *held) values += (values.empty() ? "" : ", ") + one.value;
-    const bool single = held->size() == 1;
     const std::string& from = From(record, direction);
     const std::string& to = To(record, direction);
     std::string which;
     nlohmann::json entry = {{"name", record.name}, {"type", record.type},
                             {"from", from},        {"to", to},
                             {"ttl", dns.ttl},      {"state", "pending"}};
-    if (single && SameDnsValue(record.type, held->front().value, to)) {
+    if (HoldsExactly(*held, record.type, to)) {
       ++at_target;
       which =
           "the plan's " + std::string(direction == Direction::kSwitch ? "new" : "old") + " value";
       entry["ttl"] = held->front().ttl;
       entry["state"] = "already";
-    } else if (single && SameDnsValue(record.type, held->front().value, from)) {
+    } else if (HoldsExactly(*held, record.type, from)) {
       ++at_source;
       which =
           "the plan's " + std::string(direction == Direction::kSwitch ? "old" : "new") + " value";
@@ -115,8 +112,7 @@ engine::Result<RecordsRead> ReadRecords(const DnsPlan& dns, const DnsClient& pri
       which = "neither the plan's old value " + record.old_value + " nor its new value " +
               record.new_value;
     }
-    accounts.push_back(Key(record) + " holds " + (held->empty() ? "nothing" : values) + " (" +
-                       which + ")");
+    accounts.push_back(Key(record) + " holds " + HeldValues(*held) + " (" + which + ")");
     records.push_back(std::move(entry));
   }
   result.detail["records"] = records;

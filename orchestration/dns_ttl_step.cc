@@ -118,17 +118,14 @@ engine::Result<DnsTtlStepResult> LowerRecordTtls(const DnsPlan& dns, const DnsCl
   for (const DnsRecordChange& record : dns.records) {
     auto held = primary.Query(record.name, record.type);
     if (!held.ok()) return held.status();
-    std::string values;
-    for (const DnsRecord& one : *held) values += (values.empty() ? "" : ", ") + one.value;
-    const bool single = held->size() == 1;
     std::string state;
-    if (single && SameDnsValue(record.type, held->front().value, record.old_value)) {
+    if (HoldsExactly(*held, record.type, record.old_value)) {
       state = "old";
-    } else if (single && SameDnsValue(record.type, held->front().value, record.new_value)) {
+    } else if (HoldsExactly(*held, record.type, record.new_value)) {
       state = "new";
     } else {
-      result.problem = Key(record) + " holds " + (held->empty() ? "nothing" : values) + " at " +
-                       dns.server + ", neither the plan's old value " + record.old_value +
+      result.problem = Key(record) + " holds " + HeldValues(*held) + " at " + dns.server +
+                       ", neither the plan's old value " + record.old_value +
                        " nor its new value " + record.new_value +
                        "; correct dns.records in the plan or the record in the zone";
       return result;

@@ -25,6 +25,20 @@ std::string TrafficGateText(const Plan& plan) {
 
 }  // namespace
 
+namespace {
+
+// "www.example.com. A, api.example.com. CNAME"; `with_change` adds " <old> -> <new>" to each.
+std::string RecordList(const DnsPlan& dns, bool with_change) {
+  std::string list;
+  for (const DnsRecordChange& record : dns.records) {
+    list += (list.empty() ? "" : ", ") + record.name + " " + record.type;
+    if (with_change) list += " " + record.old_value + " -> " + record.new_value;
+  }
+  return list;
+}
+
+}  // namespace
+
 std::vector<RunStep> ExpandPlan(const Plan& plan) {
   std::vector<RunStep> steps;
   const bool has_traffic = plan.traffic.has_value();
@@ -48,10 +62,7 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
     ttl.phase = Phase::kAssessment;
     ttl.kind = StepKind::kDnsTtl;
     ttl.name = "dns ttl";
-    std::string names;
-    for (const DnsRecordChange& record : dns.records) {
-      names += (names.empty() ? "" : ", ") + record.name + " " + record.type;
-    }
+    const std::string names = RecordList(dns, /*with_change=*/false);
     ttl.action = "lower the TTL of " + names + " to " + std::to_string(dns.ttl) + " s at " +
                  dns.server + " in one TSIG-signed update that requires the old values, and " +
                  "record when (the DNS switch is safe once the longest TTL before has run out)";
@@ -123,11 +134,7 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
     dns_switch.phase = Phase::kCutover;
     dns_switch.kind = StepKind::kDnsSwitch;
     dns_switch.name = "dns switch";
-    std::string changes;
-    for (const DnsRecordChange& record : dns.records) {
-      changes += (changes.empty() ? "" : ", ") + record.name + " " + record.type + " " +
-                 record.old_value + " -> " + record.new_value;
-    }
+    const std::string changes = RecordList(dns, /*with_change=*/true);
     dns_switch.action =
         (dns.tls_host ? "check TLS for " + *dns.tls_host + " at " + *dns.tls_address + ", then "
                       : "") +
