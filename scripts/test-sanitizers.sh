@@ -14,8 +14,15 @@ for sanitizer in ${TANDEM_SANITIZERS:-thread address}; do
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_WERROR=ON \
       -DTANDEM_SANITIZER="$sanitizer" >/dev/null
   fi
-  # Only what the unit tests need: integration binaries would only be compiled, not run.
-  cmake --build "$build_dir" -j "$(nproc)" --target tandem_unit_tests tandem >/dev/null
+  # Only what the unit tests need: integration binaries would only be compiled, not run. Ninja
+  # prints compiler errors on stdout: on a failure, its log's tail says what broke.
+  build_log="$build_dir/build.log"
+  if ! cmake --build "$build_dir" -j "$(nproc)" --target tandem_unit_tests tandem \
+    >"$build_log" 2>&1; then
+    echo "== the $sanitizer sanitizer build failed; the end of $build_log:"
+    tail -n 60 "$build_log"
+    exit 1
+  fi
   (
     cd "$build_dir"
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
