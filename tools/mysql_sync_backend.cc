@@ -1,4 +1,5 @@
 // SyncBackend for MySQL/MariaDB -> MySQL/MariaDB (tools/sync_backend.h).
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -12,6 +13,7 @@
 #include "connectors/mysql/mysql_connection.h"
 #include "connectors/mysql/mysql_snapshot_copy.h"
 #include "connectors/mysql/mysql_statement.h"
+#include "connectors/mysql/mysql_target_tables.h"
 #include "engine/database.h"
 #include "engine/stable_hash.h"
 #include "tools/database_opener.h"
@@ -75,8 +77,43 @@ class MySqlSyncBackend : public SyncBackend {
     return selection;
   }
 
-  Status CheckSource(const SyncSelection& /*selection*/) override {
-    return connectors::mysql::CheckBinlogSource(settings_.source);
+  Status CheckSource(const SyncSelection& selection) override {
+    TANDEM_RETURN_IF_ERROR(connectors::mysql::CheckBinlogSource(settings_.source));
+    if (!settings_.from_now) {
+      return Status::Ok();
+    }
+    // --from-now copies nothing and creates no user table: every one must exist on the target.
+    TANDEM_ASSIGN_OR_RETURN(auto target,
+                            connectors::mysql::MySqlConnection::Open(settings_.target));
+    for (const TableId& table : selection.copy_tables) {
+      if (table == kHeartbeatTable) {
+        continue;  // tandem's own: created by StartAtSourceEnd when missing
+      }
+      TANDEM_ASSIGN_OR_RETURN(bool exists, connectors::mysql::TableExists(*target, table));
+      if (!exists) {
+        return engine::NotFound("target " + settings_.target.Redacted() + " has no table " +
+                                table.ToString() +
+                                ": --from-now streams into tables that already hold the "
+                                "source's data; create and fill it, or leave it out with --table");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // The binlog end now (nothing committed after it is missed: the stream starts there), after
+  // creating _tandem.heartbeat on the target when the source has it and the target does not
+  // (tandem's own table; the copy would have created it).
+  engine::Result<engine::Position> StartAtSourceEnd(const SyncSelection& selection) override {
+    if (std::find(selection.copy_tables.begin(), selection.copy_tables.end(), kHeartbeatTable) !=
+        selection.copy_tables.end()) {
+      TANDEM_ASSIGN_OR_RETURN(auto source,
+                              connectors::mysql::MySqlConnection::Open(settings_.source));
+      TANDEM_ASSIGN_OR_RETURN(auto target,
+                              connectors::mysql::MySqlConnection::Open(settings_.target));
+      TANDEM_RETURN_IF_ERROR(
+          connectors::mysql::CreateMissingTables(*source, *target, {kHeartbeatTable}).status());
+    }
+    return ReadSourceEnd();
   }
 
   // A named lock on the target (GET_LOCK), held by this connection for the run. A killed

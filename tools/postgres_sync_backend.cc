@@ -205,6 +205,39 @@ class PostgresSyncBackend : public SyncBackend {
     return engine::Position(end);
   }
 
+  // --from-now: the publication as the normal path makes it, and the slot created without a
+  // snapshot (pg_create_logical_replication_slot); the stream starts at the slot's consistent
+  // point, which the server picks after the transactions running at that moment ended, so every
+  // transaction committing after it is decoded and none before it. (pg_current_wal_lsn() read
+  // later would skip what committed in between.) A slot left by a run killed before it committed
+  // its checkpoint has streamed nothing: its confirmed position is still that consistent point.
+  engine::Result<engine::Position> StartAtSourceEnd(const SyncSelection& selection) override {
+    TANDEM_RETURN_IF_ERROR(
+        pg::EnsurePublication(settings_.source, source_objects_, selection.stream_tables));
+    TANDEM_ASSIGN_OR_RETURN(std::optional<pg::ReplicationSlotInfo> slot,
+                            pg::ReadReplicationSlot(settings_.source, source_objects_));
+    if (slot) {
+      note_("replication slot " + slot->name + " exists; the stream starts at its confirmed " +
+            "position " + engine::FormatLsn(slot->confirmed_flush));
+      return engine::Position(slot->confirmed_flush);
+    }
+    TANDEM_ASSIGN_OR_RETURN(auto source, pg::PostgresConnection::Connect(settings_.source));
+    const std::string name = pg::ReplicationSlotName(source_objects_);
+    TANDEM_ASSIGN_OR_RETURN(
+        pg::PgResult created,
+        source->Query("creating replication slot " + name,
+                      "SELECT lsn::text FROM pg_catalog.pg_create_logical_replication_slot($1, "
+                      "'pgoutput')",
+                      {name}));
+    if (created.rows() != 1 || created.IsNull(0, 0)) {
+      return engine::Internal("creating replication slot " + name + " on " +
+                              settings_.source.Redacted() + " returned no consistent point");
+    }
+    TANDEM_ASSIGN_OR_RETURN(engine::Lsn point, engine::ParseLsn(created.String(0, 0)));
+    note_("created replication slot " + name + " (no snapshot) at " + engine::FormatLsn(point));
+    return engine::Position(point);
+  }
+
   engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(
       const SyncSelection& selection, const std::optional<engine::Checkpoint>& resume) override {
     if (!resume) {

@@ -196,9 +196,10 @@ class RedisSyncBackend : public SyncBackend {
       }
     }
 
-    // The target holds nothing, or only what this stream put there.
+    // The target holds nothing, or only what this stream put there. --from-now: the target is
+    // expected to hold the source's data already (nothing is loaded into it).
     TANDEM_ASSIGN_OR_RETURN(bool ours, TargetHoldsThisStream(*target));
-    if (!ours) {
+    if (!ours && !settings_.from_now) {
       int64_t user_keys = 0;
       for (const engine::KeyspaceInfo& db : target_keyspace) {
         user_keys += db.keys;
@@ -297,6 +298,112 @@ class RedisSyncBackend : public SyncBackend {
                                 " lacks master_replid / master_repl_offset");
     }
     return engine::Position{engine::ReplicationOffset{*id, *offset, 0}};
+  }
+
+  // --from-now. The position is INFO's master_replid:master_repl_offset; the stream resumes there
+  // by PSYNC <replid> <offset + 1>, and its commands then apply in the database of the last SELECT
+  // the primary propagated before that offset, which INFO does not tell (the primary propagates a
+  // SELECT only when the database of what it propagates changes). So it is made known: one
+  // pipeline (the server runs a client's buffered commands back to back) reads the offset, writes
+  // the key _tandem:from-now:<stream> in database 1 and then in database 0, and reads the offset
+  // again. The primary propagates [SELECT 1] SET, SELECT 0, SET: when the offset grew by exactly
+  // those bytes, nothing else entered the stream in between, so at the second offset the stream
+  // is in database 0, exactly. Otherwise (another client's write, an expiry, a PING to a replica
+  // landed in between) it tries again, 20 times; if every attempt is disturbed it goes on with
+  // database 0 and says so: then a write of another client in another database between the last
+  // SET and INFO would make the stream apply the commands that follow it, up to the next SELECT,
+  // in database 0 (a race of microseconds, on a source written that busily). The two keys stay on
+  // the source (tandem verify skips _tandem: keys): deleting them would put SELECTs into the
+  // stream right after the start, which only hides the race, never closes it.
+  // Without a replication backlog on the source (no replica attached since it started, or
+  // repl-backlog-ttl passed) the offset does not advance and no PSYNC can continue from it: the
+  // first PSYNC gets +FULLRESYNC and the stream reloads the target from the source's snapshot,
+  // as any resume the backlog no longer covers does (Attach: FLUSHALL, then the load; nothing is
+  // lost, but it is a full copy), which is noted here.
+  engine::Result<engine::Position> StartAtSourceEnd(const SyncSelection& selection) override {
+    (void)selection;
+    TANDEM_ASSIGN_OR_RETURN(auto source, OpenDatabaseZero(settings_.source));
+    const std::string key = std::string(rd::kTandemKeyPrefix) + "from-now:" + settings_.stream;
+    const std::string value = "written by tandem sync --from-now";
+    const auto resp_bytes = [](const rd::Argv& argv) {
+      int64_t bytes = 1 + static_cast<int64_t>(std::to_string(argv.size()).size()) + 2;
+      for (const std::string& argument : argv) {
+        bytes += 1 + static_cast<int64_t>(std::to_string(argument.size()).size()) + 2 +
+                 static_cast<int64_t>(argument.size()) + 2;
+      }
+      return bytes;
+    };
+    const int64_t select_one = resp_bytes({"SELECT", "1"});
+    const int64_t tail = resp_bytes({"SET", key, value}) + resp_bytes({"SELECT", "0"}) +
+                         resp_bytes({"SET", key, value});
+    const auto offset_of = [this](const rd::Reply& reply) -> engine::Result<engine::Position> {
+      if (!reply.is_text()) {
+        return engine::Corruption("INFO replication on " + settings_.source.Redacted() +
+                                  " did not return text");
+      }
+      const rd::InfoFields info = rd::InfoFields::Parse(reply.text);
+      std::optional<std::string> id = info.Get("master_replid");
+      std::optional<int64_t> offset = info.GetInt("master_repl_offset");
+      if (!id || !offset) {
+        return engine::Corruption("INFO replication on " + settings_.source.Redacted() +
+                                  " lacks master_replid / master_repl_offset");
+      }
+      if (info.Get("role").value_or("") != "master") {
+        return engine::FailedPrecondition(
+            "source " + settings_.source.Redacted() +
+            " is a replica: --from-now needs the primary (a replica's offset and database at it "
+            "cannot be pinned by writes)");
+      }
+      if (info.GetInt("repl_backlog_active").value_or(0) == 0) {
+        backlog_missing_ = true;
+      }
+      return engine::Position{engine::ReplicationOffset{*id, *offset, 0}};
+    };
+    for (int attempt = 1;; ++attempt) {
+      backlog_missing_ = false;
+      TANDEM_ASSIGN_OR_RETURN(std::vector<rd::Reply> replies,
+                              source->Pipeline({{"INFO", "replication"},
+                                                {"SELECT", "1"},
+                                                {"SET", key, value},
+                                                {"SELECT", "0"},
+                                                {"SET", key, value},
+                                                {"INFO", "replication"}}));
+      if (replies.size() != 6) {
+        return engine::Corruption("the source " + settings_.source.Redacted() +
+                                  " answered a pipeline of 6 commands with " +
+                                  std::to_string(replies.size()) + " replies");
+      }
+      for (size_t i : {size_t{2}, size_t{3}, size_t{4}}) {
+        if (replies[i].is_error()) {
+          return engine::FailedPrecondition("source " + settings_.source.Redacted() + ": writing " +
+                                            key + " refused (" + replies[i].text +
+                                            "): --from-now writes it to pin the stream's database");
+        }
+      }
+      const bool single_database = replies[1].is_error();  // `databases 1`: only database 0
+      TANDEM_ASSIGN_OR_RETURN(engine::Position before, offset_of(replies[0]));
+      TANDEM_ASSIGN_OR_RETURN(engine::Position after, offset_of(replies[5]));
+      const auto& from = std::get<engine::ReplicationOffset>(before);
+      const auto& to = std::get<engine::ReplicationOffset>(after);
+      const int64_t grown = to.offset - from.offset;
+      const bool exact =
+          from.replication_id == to.replication_id && (grown == tail || grown == tail + select_one);
+      if (single_database || backlog_missing_ || exact || attempt >= 20) {
+        if (backlog_missing_) {
+          note_("the source " + settings_.source.Redacted() +
+                " has no replication backlog (no replica attached since it started, or "
+                "repl-backlog-ttl passed): the stream's first PSYNC will be answered with a full "
+                "resync, which reloads the target from the source's snapshot");
+        } else if (!single_database && !exact) {
+          note_(
+              "warning: other writes on the source kept interleaving with --from-now's "
+              "bookkeeping writes; the stream is taken to be in database 0 at " +
+              engine::Serialize(after) +
+              " (wrong only if another client wrote another database in that instant)");
+        }
+        return after;
+      }
+    }
   }
 
   engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(
@@ -515,6 +622,7 @@ class RedisSyncBackend : public SyncBackend {
   bool target_has_functions_ = false;  // Redis 7+: FUNCTION FLUSH with the FLUSHALL
   std::string lock_holder_;  // CLIENT ID of the lock connection (main thread, before streaming)
   const std::atomic<bool>* stop_ = nullptr;
+  bool backlog_missing_ = false;  // StartAtSourceEnd (main thread)
 
   std::mutex mu_;  // guards handover_ and keys_ (main thread and the pipeline's reader thread)
   std::optional<Attached> handover_;

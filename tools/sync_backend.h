@@ -16,6 +16,10 @@
 //                  chunks. PostgreSQL: slot with an exported snapshot, parallel COPY of key
 //                  ranges. Redis: PSYNC full resync, the RDB loaded as it arrives.
 //   ReadSourceEnd  SHOW MASTER STATUS / pg_current_wal_flush_lsn() / INFO master_repl_offset.
+//   StartAtSourceEnd  --from-now, first start only (instead of CopyOnce): where the stream
+//                  starts. MySQL: ReadSourceEnd. PostgreSQL: the slot (and publication) created
+//                  without a snapshot, its consistent point. Redis: INFO's offset, made to stand
+//                  in database 0 by bookkeeping writes just before it.
 //   OpenStream     binlog dump as a replica / pgoutput from the slot / the PSYNC command stream
 //                  (partial resync from the checkpoint; full resync when the backlog lost it).
 //   OpenApplier    MySqlChangeApplier / PostgresChangeApplier / RedisChangeApplier.
@@ -61,6 +65,9 @@ struct SyncSettings {
   size_t copy_threads = 4;
   bool until_caught_up = false;
   bool drop_slot = false;  // PostgreSQL: drop the slot and publication after a clean end
+  // --from-now: no initial copy (the target already holds the source's data); the first start
+  // commits a checkpoint at StartAtSourceEnd() and streams from there. Default off.
+  bool from_now = false;
   int64_t slot_wal_warning_bytes = int64_t{1} << 30;  // PostgreSQL: warn past this retention
   std::optional<std::chrono::milliseconds> duration;
   std::optional<uint16_t> metrics_port;
@@ -101,7 +108,8 @@ class SyncBackend {
   virtual engine::Result<SyncSelection> SelectTables() = 0;
 
   // Everything about the source and target that can refuse the run, checked before anything is
-  // written.
+  // written. With settings.from_now the target is expected to hold the source's data already
+  // (no emptiness check); SQL target tables must exist.
   virtual engine::Status CheckSource(const SyncSelection& selection) = 0;
 
   // After the checks and the lock: creates what the run needs beyond the user's tables and adds
@@ -124,6 +132,20 @@ class SyncBackend {
 
   // The end of the source's log now: what --until-caught-up catches up to.
   virtual engine::Result<engine::Position> ReadSourceEnd() = 0;
+
+  // --from-now, when the stream has no checkpoint on the target yet: the position from which
+  // every change committed on the source is to be streamed (nothing before it is). The command
+  // commits it as the checkpoint "<stream>" (ChangeApplier Begin + Commit), so from then on the
+  // stream resumes exactly as after a copy. A kill -9 before that commit leaves no checkpoint:
+  // the next start begins anew at the source's end then (PostgreSQL: at the slot already made).
+  // Called after CheckSource, LockStream and Prepare, instead of CopyOnce; may create what the
+  // stream reads through (PostgreSQL: the publication and the slot, reused when a killed run
+  // left them). Errors: the source's. Default: ReadSourceEnd() (right where the source's log
+  // positions need no more than that, as for MySQL).
+  virtual engine::Result<engine::Position> StartAtSourceEnd(const SyncSelection& selection) {
+    (void)selection;
+    return ReadSourceEnd();
+  }
 
   // The change stream from `resume` (the target's checkpoint; nullopt: where the copy started).
   virtual engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(

@@ -43,7 +43,7 @@ constexpr char kCommand[] = "sync";
 constexpr char kUsage[] =
     "Usage: tandem sync --source URI --target URI [--table db.t ...] [--threads N]\n"
     "                   [--until-caught-up] [--duration S] [--metrics-port P] [--format F]\n"
-    "                   [--drop-slot] [--slot-wal-warning MB]\n"
+    "                   [--drop-slot] [--slot-wal-warning MB] [--from-now]\n"
     "\n"
     "Keeps the target a live copy of the source, MySQL/MariaDB -> MySQL/MariaDB, PostgreSQL ->\n"
     "PostgreSQL or Redis -> Redis (see below). SQL: copies the tables from a consistent snapshot\n"
@@ -79,6 +79,20 @@ constexpr char kUsage[] =
     "resync) while the source's repl-backlog-size still covers it, else a new full resync that\n"
     "empties the target first. REPLCONF ACK reports only what the target has committed. --table\n"
     "does not apply.\n"
+    "\n"
+    "--from-now (every engine) starts the stream at the source's present end instead of copying:\n"
+    "for a target that already holds the same data, e.g. the reverse stream after a cutover\n"
+    "(new side -> old side). Nothing is copied, no user table is created (the SQL target tables\n"
+    "must exist; a missing one is refused) and the target may hold data. The first start commits\n"
+    "a checkpoint at the source's current position (MySQL: the binlog end and GTID set;\n"
+    "PostgreSQL: the consistent point of the slot, created without a snapshot; Redis:\n"
+    "master_replid and master_repl_offset, pinned to database 0 by writing the key\n"
+    "_tandem:from-now:<stream> in databases 1 and 0 of the source, where it stays), then streams\n"
+    "every change committed after it, and nothing committed before it. Later starts resume from\n"
+    "the checkpoint as usual (--from-now then has no effect). Redis: when the source has no\n"
+    "replication backlog holding that offset (no replica attached since it started, or\n"
+    "repl-backlog-ttl passed), the first PSYNC is answered with a full resync, which reloads the\n"
+    "target from the source's snapshot (nothing is lost, but it is a full copy; said on stdout).\n"
     "\n"
     "tandem's heartbeat table (_tandem.heartbeat; Redis: the keys _tandem:heartbeat:*) is always\n"
     "streamed, so `tandem lag` can measure this stream end to end.\n"
@@ -236,6 +250,7 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
   TANDEM_ASSIGN_OR_RETURN(settings.metrics_port, ParseMetricsPort(values));
   settings.metrics_address = values["metrics-address"].as<std::string>();
   settings.drop_slot = values.count("drop-slot") > 0;
+  settings.from_now = values.count("from-now") > 0;
   const double warning_mb = values["slot-wal-warning"].as<double>();
   if (!(warning_mb > 0 && warning_mb <= 1e9)) {
     return engine::InvalidArgument("--slot-wal-warning must be a positive number of MB");
@@ -346,6 +361,40 @@ std::string PositionText(const std::optional<engine::Checkpoint>& checkpoint) {
   return checkpoint ? engine::Serialize(checkpoint->position) : std::string();
 }
 
+// --from-now: when the stream has no checkpoint on the target, commits one at the backend's
+// start position (StartAtSourceEnd), so the stream then resumes from it exactly as after a copy.
+// A kill before the commit leaves no checkpoint and the next start does this again (PostgreSQL
+// reuses the slot it created). Returns what the copy would have (already_complete).
+engine::Result<CopySummary> StartFromNow(const SyncSettings& settings, SyncBackend& backend,
+                                         const SyncSelection& selection) {
+  TANDEM_ASSIGN_OR_RETURN(std::optional<engine::Checkpoint> existing,
+                          ReadCommittedCheckpoint(settings, backend));
+  CopySummary summary;
+  summary.already_complete = true;
+  if (existing) {
+    Note(settings, "--from-now has no effect: stream '" + settings.stream +
+                       "' has a checkpoint at " + engine::Serialize(existing->position) +
+                       "; resuming from it");
+    return summary;
+  }
+  auto start_at = backend.StartAtSourceEnd(selection);
+  if (!start_at.ok()) {
+    return start_at.status().WithContext("source");
+  }
+  const engine::Position start = *start_at;
+  TANDEM_ASSIGN_OR_RETURN(auto applier, backend.OpenApplier());
+  engine::Checkpoint checkpoint;
+  checkpoint.stream = settings.stream;
+  checkpoint.position = start;
+  TANDEM_RETURN_IF_ERROR(applier->Begin().WithContext("target"));
+  TANDEM_RETURN_IF_ERROR(
+      applier->Commit(checkpoint).WithContext("target: committing the --from-now checkpoint"));
+  Note(settings, "--from-now: stream '" + settings.stream + "' starts at " +
+                     engine::Serialize(start) +
+                     " (nothing is copied; changes committed on the source after it follow)");
+  return summary;
+}
+
 }  // namespace
 
 int RunSyncCommand(const std::vector<std::string>& args) {
@@ -366,6 +415,9 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       "names the slot and publication")("drop-slot",
                                         "PostgreSQL, with --until-caught-up: drop the replication "
                                         "slot and publication once caught up")(
+      "from-now",
+      "no initial copy: the target already holds the source's data; the first start streams "
+      "from the source's present position (a checkpoint makes later starts resume)")(
       "slot-wal-warning", po::value<double>()->default_value(1024),
       "PostgreSQL: warn while the slot retains more WAL than this many MB")(
       "max-retries", po::value<int>()->default_value(20),
@@ -422,14 +474,24 @@ int RunSyncCommand(const std::vector<std::string>& args) {
 
   int retries = 0;
   const bool redis = settings.source.engine == engine::EngineKind::kRedis;
-  Note(settings, "initial copy of " +
-                     (redis ? std::string("every database")
-                            : std::to_string(selection->copy_tables.size()) + " table(s)") +
-                     " from " + settings.source.Redacted() + " to " + settings.target.Redacted());
-  auto copy = CopyWithRetries(settings, *backend, *selection, &retries);
+  engine::Result<CopySummary> copy = CopySummary{};
+  if (settings.from_now) {
+    copy = StartFromNow(settings, *backend, *selection);
+    if (!copy.ok()) {
+      return ReportError(kCommand, copy.status());
+    }
+  } else {
+    Note(settings, "initial copy of " +
+                       (redis ? std::string("every database")
+                              : std::to_string(selection->copy_tables.size()) + " table(s)") +
+                       " from " + settings.source.Redacted() + " to " + settings.target.Redacted());
+    copy = CopyWithRetries(settings, *backend, *selection, &retries);
+  }
   Status run_status;
   if (copy.ok()) {
-    if (copy->already_complete) {
+    if (settings.from_now) {
+      // StartFromNow said where the stream starts.
+    } else if (copy->already_complete) {
       Note(settings, "initial copy already complete; resuming the stream from its checkpoint");
     } else if (!redis) {  // the Redis backend reports its snapshot load itself
       char line[256];
@@ -532,6 +594,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
         {"ddl_applied", snapshot.ddl_applied},
         {"reconnects", retries},
         {"elapsed_s", elapsed},
+        {"from_now", settings.from_now},
     };
     if (copy.ok()) {
       nlohmann::json created = nlohmann::json::array();
