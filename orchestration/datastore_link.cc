@@ -346,6 +346,9 @@ pid_t DatastoreLink::SpawnChild(uint16_t metrics_port, std::string* error) {
                                    "--stream",           plan_.name,
                                    "--threads",          std::to_string(ports_.sync_threads),
                                    "--metrics-port",     std::to_string(metrics_port)};
+  if (options_.start_at_source_end) {
+    args.push_back("--from-now");
+  }
   std::vector<std::string> environment;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
@@ -899,17 +902,15 @@ engine::Result<std::chrono::milliseconds> DatastoreLink::WaitUntilApplied(
   const auto deadline = started + timeout;
   engine::Position applied;
   engine::Status last_error;
-  while (true) {
-    engine::Result<engine::Position> read = engine::Position{};
+  // The checkpoint now, over the reader's connection (opened again after a failure).
+  const auto read_applied = [&]() -> engine::Result<engine::Position> {
     if (!reader) {
-      auto opened = ports_.open_applied_reader(plan_.target, plan_.name);
-      if (opened.ok()) {
-        reader = std::move(*opened);
-      } else {
-        read = opened.status();
-      }
+      TANDEM_ASSIGN_OR_RETURN(reader, ports_.open_applied_reader(plan_.target, plan_.name));
     }
-    if (reader) read = reader();
+    return reader();
+  };
+  while (true) {
+    engine::Result<engine::Position> read = read_applied();
     if (read.ok()) {
       last_error = engine::Status();
       applied = *read;

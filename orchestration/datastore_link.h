@@ -81,6 +81,10 @@ struct DatastoreLinkOptions {
   // After a verify that found differences, how long to wait for the stream to catch up (every
   // heartbeat written before the re-check started is seen on the target) before the re-check.
   std::chrono::milliseconds verify_catch_up_timeout{10000};
+  // The child runs `tandem sync --from-now`: no initial copy, streaming from the source's position
+  // at its first start (a target that already holds the source's data: the cutover's reverse
+  // stream).
+  bool start_at_source_end = false;
 };
 
 enum class StreamState {

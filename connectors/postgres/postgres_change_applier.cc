@@ -163,6 +163,10 @@ Result<bool> UseReplicaSessionRole(PostgresConnection& connection) {
 
 Status PostgresChangeApplier::SetUpSession() {
   TANDEM_ASSIGN_OR_RETURN(replica_session_, UseReplicaSessionRole(*connection_));
+  // The cutover's write freeze (postgres_write_freeze.h) makes every new transaction read-only by
+  // default; the stream writes through it (the reverse stream into the frozen old primary).
+  TANDEM_RETURN_IF_ERROR(connection_->Query("letting the stream write through a write freeze",
+                                            "SET default_transaction_read_only = off"));
   return Status::Ok();
 }
 

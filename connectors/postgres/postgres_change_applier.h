@@ -18,6 +18,9 @@
 //                             configured to make it; the checkpoint commits with the rows, so a
 //                             lost commit is replayed from the previous checkpoint).
 //   statement_timeout         read_timeout (PostgresConnection).
+//   default_transaction_read_only  off: the cutover's write freeze (postgres_write_freeze.h)
+//                             binds applications, not the stream (its reverse stream writes into
+//                             the frozen old primary).
 //
 // The target table. Its columns are read from pg_attribute for every new source definition of the
 // table (each TableSchema the events carry; the plan built from it holds it, so no other schema can

@@ -1,0 +1,351 @@
+#include "orchestration/write_cutover_step.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/write_freeze.h"
+#include "orchestration/utc_time.h"
+
+namespace tandem::orchestration {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr char kCutover[] = "cutover";
+constexpr char kRevert[] = "revert";
+
+int64_t MillisecondsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+}
+
+// Where a server of the writer backend stands: in (ready, weight > 0) or not.
+struct WriterServer {
+  bool in = false;
+  int64_t weight = 0;
+};
+
+engine::Result<WriterServer> ReadWriterServer(const HaproxyRuntime& haproxy,
+                                              const std::string& backend,
+                                              const std::string& server) {
+  TANDEM_ASSIGN_OR_RETURN(std::vector<HaproxyServerStats> servers, haproxy.ShowStat(backend));
+  for (const HaproxyServerStats& stats : servers) {
+    if (stats.server != server) continue;
+    WriterServer state;
+    state.weight = stats.weight;
+    state.in = stats.status.find("MAINT") == std::string::npos && stats.weight > 0;
+    return state;
+  }
+  return engine::NotFound("HAProxy backend " + backend + " has no server " + server);
+}
+
+// Takes `server` out of the writer backend and ends its sessions: clients reconnect and find
+// only the servers still in.
+engine::Status TakeOut(const HaproxyRuntime& haproxy, const std::string& backend,
+                       const std::string& server) {
+  TANDEM_RETURN_IF_ERROR(haproxy.SetServerState(backend, server, "maint"));
+  return haproxy.ShutdownSessions(backend, server);
+}
+
+// Puts `server` into the writer backend, with a weight of at least 1.
+engine::Status PutIn(const HaproxyRuntime& haproxy, const std::string& backend,
+                     const std::string& server) {
+  TANDEM_ASSIGN_OR_RETURN(int64_t weight, haproxy.GetWeight(backend, server));
+  if (weight < 1) {
+    TANDEM_RETURN_IF_ERROR(haproxy.SetWeight(backend, server, 1));
+  }
+  return haproxy.SetServerState(backend, server, "ready");
+}
+
+// One side's write freeze, over a connection of its own.
+class SideFreeze {
+ public:
+  static engine::Result<SideFreeze> Open(const engine::DatabaseOpener& open,
+                                         const engine::ConnectionConfig& config) {
+    SideFreeze side;
+    TANDEM_ASSIGN_OR_RETURN(side.database_, open(config));
+    side.freeze_ = side.database_->write_freeze();
+    if (side.freeze_ == nullptr) {
+      return engine::Unsupported(config.Redacted() + ": this connector cannot freeze writes");
+    }
+    return side;
+  }
+  engine::WriteFreeze& operator*() { return *freeze_; }
+  engine::WriteFreeze* operator->() { return freeze_; }
+
+ private:
+  std::unique_ptr<engine::Database> database_;
+  engine::WriteFreeze* freeze_ = nullptr;
+};
+
+// The sub-steps as they complete: timed, journaled, added to the detail.
+class SubSteps {
+ public:
+  SubSteps(const DatastorePlan& datastore, const WriteCutoverPorts& ports, const char* direction,
+           nlohmann::json* detail)
+      : datastore_(datastore), ports_(ports), direction_(direction), detail_(detail) {
+    (*detail_)["datastore"] = datastore.name;
+    (*detail_)["direction"] = direction;
+    (*detail_)["sub_steps"] = nlohmann::json::array();
+  }
+
+  void Begin() { started_ = Clock::now(); }
+
+  engine::Status Done(const std::string& name, nlohmann::json data = nlohmann::json::object()) {
+    const int64_t ms = MillisecondsSince(started_);
+    (*detail_)["sub_steps"].push_back({{"name", name}, {"ms", ms}});
+    if (!ports_.record) return engine::Status::Ok();
+    data["datastore"] = datastore_.name;
+    data["direction"] = direction_;
+    data["sub_step"] = name;
+    data["at"] = FormatUtcTime(std::chrono::system_clock::now());
+    data["ms"] = ms;
+    return ports_.record(data);
+  }
+
+ private:
+  const DatastorePlan& datastore_;
+  const WriteCutoverPorts& ports_;
+  const char* direction_;
+  nlohmann::json* detail_;
+  Clock::time_point started_ = Clock::now();
+};
+
+// When an earlier attempt of this datastore's cutover first froze the old side, if it did.
+std::optional<std::chrono::system_clock::time_point> FirstFreeze(const DatastorePlan& datastore,
+                                                                 const WriteCutoverPorts& ports) {
+  for (const nlohmann::json& entry : ports.recorded) {
+    if (entry.value("datastore", "") == datastore.name &&
+        entry.value("direction", "") == kCutover && entry.value("sub_step", "") == "freeze" &&
+        entry.contains("frozen_at") && entry["frozen_at"].is_string()) {
+      if (auto at = ParseUtcTime(entry["frozen_at"].get<std::string>())) return at;
+    }
+  }
+  return std::nullopt;
+}
+
+engine::Status CheckPorts(const DatastorePlan& datastore, const WriteCutoverPorts& ports) {
+  if (!datastore.writer) {
+    return engine::InvalidArgument("datastore " + datastore.name + " has no writer route");
+  }
+  if (ports.haproxy == nullptr || ports.forward == nullptr || ports.reverse == nullptr ||
+      !ports.open_database) {
+    return engine::InvalidArgument("write cutover of " + datastore.name +
+                                   ": HAProxy, both streams and a database opener are required");
+  }
+  return engine::Status::Ok();
+}
+
+// Waits until `link` has applied what its source holds now: the stream is live from there on.
+engine::Result<std::chrono::milliseconds> WaitForSourceNow(DatastoreLink& link,
+                                                           milliseconds timeout,
+                                                           const std::function<bool()>& stop) {
+  TANDEM_ASSIGN_OR_RETURN(engine::Position position, link.SourcePosition());
+  return link.WaitUntilApplied(
+      position, timeout, stop ? stop : [] { return false; });
+}
+
+std::string TimeoutProblem(const engine::Status& status, const std::string& what) {
+  return what + ": " + status.message();
+}
+
+}  // namespace
+
+DatastorePlan ReversePlan(const DatastorePlan& datastore) {
+  DatastorePlan reverse = datastore;
+  reverse.name = datastore.name + ".reverse";
+  std::swap(reverse.source, reverse.target);
+  std::swap(reverse.source_uri_redacted, reverse.target_uri_redacted);
+  return reverse;
+}
+
+engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
+                                                 const WriteCutoverPorts& ports,
+                                                 const WriteCutoverOptions& options) {
+  TANDEM_RETURN_IF_ERROR(CheckPorts(datastore, ports));
+  const WriterRoute& route = *datastore.writer;
+  const HaproxyRuntime& haproxy = *ports.haproxy;
+  const auto stop = options.stop ? options.stop : [] { return false; };
+  const bool redis = datastore.source.engine == engine::EngineKind::kRedis;
+  WriteCutoverResult result;
+  SubSteps steps(datastore, ports, kCutover, &result.detail);
+  result.detail["verify"] = nullptr;
+
+  // A crash after the switch: the writers are on the new side already; only the reverse stream
+  // has to run again.
+  TANDEM_ASSIGN_OR_RETURN(WriterServer old_server,
+                          ReadWriterServer(haproxy, route.haproxy_backend, route.old_server));
+  TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
+                          ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
+  if (new_server.in && !old_server.in) {
+    result.detail["already_switched"] = true;
+    ports.forward->Stop();
+    TANDEM_RETURN_IF_ERROR(ports.reverse->StartStream());
+    result.switched = true;
+    return result;
+  }
+  result.detail["already_switched"] = false;
+  if (new_server.in) {
+    // Both in: never produced by a cutover (the new server enters after the old one left). Take
+    // the new one out before anything else, so the state is one a freeze can start from.
+    TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
+  }
+
+  // 1. freeze
+  steps.Begin();
+  const auto frozen_at = FirstFreeze(datastore, ports).value_or(std::chrono::system_clock::now());
+  TANDEM_ASSIGN_OR_RETURN(SideFreeze old_side,
+                          SideFreeze::Open(ports.open_database, datastore.source));
+  engine::FreezeOptions freeze_options;
+  freeze_options.lock_wait = options.lock_wait;
+  freeze_options.hold = options.redis_pause_hold;
+  TANDEM_ASSIGN_OR_RETURN(engine::FreezeReport frozen, old_side->Freeze(freeze_options));
+  TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.old_server));
+  result.detail["frozen_at"] = FormatUtcTime(frozen_at);
+  TANDEM_RETURN_IF_ERROR(steps.Done("freeze", {{"frozen_at", FormatUtcTime(frozen_at)},
+                                               {"sessions_ended", frozen.sessions_ended},
+                                               {"freeze", frozen.detail}}));
+
+  // 2. drain
+  steps.Begin();
+  TANDEM_ASSIGN_OR_RETURN(engine::Position old_position, old_side->CurrentPosition());
+  result.detail["old_position"] = engine::Serialize(old_position);
+  TANDEM_RETURN_IF_ERROR(ports.forward->StartStream());  // idempotent; a resumed run needs it
+  auto drained = ports.forward->WaitUntilApplied(old_position, options.drain_timeout, stop);
+  if (!drained.ok()) {
+    if (drained.status().code() == engine::StatusCode::kTimeout) {
+      result.problem = TimeoutProblem(drained.status(), "drain of " + datastore.name);
+      return result;
+    }
+    return drained.status();
+  }
+  result.detail["drain_ms"] = drained->count();
+  ports.forward->Stop();
+  TANDEM_RETURN_IF_ERROR(steps.Done(
+      "drain", {{"position", engine::Serialize(old_position)}, {"drain_ms", drained->count()}}));
+
+  // 3. verify
+  if (options.final_verify) {
+    steps.Begin();
+    std::atomic<bool> stop_flag{false};
+    auto verified = ports.forward->Verify(&stop_flag);
+    if (!verified.ok()) return verified.status();
+    result.detail["verify"] = {{"consistent", verified->consistent},
+                               {"differing", verified->differing},
+                               {"summary", verified->summary},
+                               {"ms", verified->elapsed.count()}};
+    if (!verified->consistent) {
+      result.problem =
+          "final verify of " + datastore.name + " before the writer switch: " + verified->summary;
+      return result;
+    }
+    TANDEM_RETURN_IF_ERROR(steps.Done("verify", {{"summary", verified->summary}}));
+  }
+
+  // 4. reverse
+  steps.Begin();
+  if (redis) {
+    TANDEM_RETURN_IF_ERROR(old_side->Thaw());  // out of the writer backend; the reverse writes
+  }
+  TANDEM_RETURN_IF_ERROR(ports.reverse->StartStream());
+  auto reverse_live = WaitForSourceNow(*ports.reverse, options.reverse_start_timeout, stop);
+  if (!reverse_live.ok()) {
+    if (reverse_live.status().code() == engine::StatusCode::kTimeout) {
+      result.problem = TimeoutProblem(reverse_live.status(), "start of the reverse stream");
+      return result;
+    }
+    return reverse_live.status();
+  }
+  TANDEM_ASSIGN_OR_RETURN(engine::Position reverse_position, ports.reverse->SourcePosition());
+  result.detail["reverse_position"] = engine::Serialize(reverse_position);
+  TANDEM_RETURN_IF_ERROR(
+      steps.Done("reverse", {{"position", engine::Serialize(reverse_position)}}));
+
+  // 5. switch
+  steps.Begin();
+  TANDEM_RETURN_IF_ERROR(PutIn(haproxy, route.haproxy_backend, route.new_server));
+  const auto switched_at = std::chrono::system_clock::now();
+  const int64_t pause_ms =
+      std::chrono::duration_cast<milliseconds>(switched_at - frozen_at).count();
+  result.detail["switched_at"] = FormatUtcTime(switched_at);
+  result.detail["write_pause_ms"] = pause_ms;
+  result.switched = true;
+  TANDEM_RETURN_IF_ERROR(steps.Done("switch", {{"write_pause_ms", pause_ms}}));
+  return result;
+}
+
+engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
+                                                const WriteCutoverPorts& ports,
+                                                const WriteCutoverOptions& options) {
+  TANDEM_RETURN_IF_ERROR(CheckPorts(datastore, ports));
+  const WriterRoute& route = *datastore.writer;
+  const HaproxyRuntime& haproxy = *ports.haproxy;
+  const auto stop = options.stop ? options.stop : [] { return false; };
+  WriteCutoverResult result;
+  SubSteps steps(datastore, ports, kRevert, &result.detail);
+
+  TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
+                          ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
+  TANDEM_ASSIGN_OR_RETURN(SideFreeze new_side,
+                          SideFreeze::Open(ports.open_database, datastore.target));
+  TANDEM_ASSIGN_OR_RETURN(engine::WriteFreezeState new_state, new_side->State());
+  steps.Begin();
+  const auto frozen_at = std::chrono::system_clock::now();
+  if (new_server.in || new_state.frozen) {
+    // The new side took writes (or an earlier revert froze it): freeze it, take it out, and drain
+    // everything it acknowledged into the old side.
+    engine::FreezeOptions freeze_options;
+    freeze_options.lock_wait = options.lock_wait;
+    freeze_options.hold = options.redis_pause_hold;
+    TANDEM_ASSIGN_OR_RETURN(engine::FreezeReport frozen, new_side->Freeze(freeze_options));
+    TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
+    TANDEM_RETURN_IF_ERROR(steps.Done("freeze new", {{"freeze", frozen.detail}}));
+    steps.Begin();
+    TANDEM_ASSIGN_OR_RETURN(engine::Position new_position, new_side->CurrentPosition());
+    if (datastore.source.engine == engine::EngineKind::kRedis) {
+      TANDEM_RETURN_IF_ERROR(new_side->Thaw());  // out of the backend; pauses block no drain
+    }
+    TANDEM_RETURN_IF_ERROR(ports.reverse->StartStream());
+    auto drained = ports.reverse->WaitUntilApplied(new_position, options.drain_timeout, stop);
+    if (!drained.ok()) {
+      if (drained.status().code() == engine::StatusCode::kTimeout) {
+        result.problem = TimeoutProblem(drained.status(), "drain of the reverse stream");
+        return result;
+      }
+      return drained.status();
+    }
+    result.detail["drain_ms"] = drained->count();
+    TANDEM_RETURN_IF_ERROR(steps.Done(
+        "drain reverse",
+        {{"position", engine::Serialize(new_position)}, {"drain_ms", drained->count()}}));
+  } else {
+    TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
+  }
+  ports.reverse->Stop();
+
+  // The old side takes the writes again.
+  steps.Begin();
+  TANDEM_ASSIGN_OR_RETURN(SideFreeze old_side,
+                          SideFreeze::Open(ports.open_database, datastore.source));
+  TANDEM_RETURN_IF_ERROR(old_side->Thaw());
+  TANDEM_RETURN_IF_ERROR(PutIn(haproxy, route.haproxy_backend, route.old_server));
+  const auto switched_at = std::chrono::system_clock::now();
+  result.switched = true;
+  result.detail["switched_at"] = FormatUtcTime(switched_at);
+  result.detail["write_pause_ms"] =
+      std::chrono::duration_cast<milliseconds>(switched_at - frozen_at).count();
+  TANDEM_RETURN_IF_ERROR(steps.Done("switch to old"));
+
+  // The new side is written by the forward stream only, as before the cutover.
+  steps.Begin();
+  TANDEM_RETURN_IF_ERROR(new_side->Thaw());
+  TANDEM_RETURN_IF_ERROR(ports.forward->StartStream());
+  TANDEM_RETURN_IF_ERROR(steps.Done("forward restarted"));
+  return result;
+}
+
+}  // namespace tandem::orchestration
