@@ -353,7 +353,14 @@ Status ChangePipeline::OnEvent(ChangeEvent event, std::optional<Assembly>& assem
           return Status::Ok();  // the commits under way will advance the checkpoint
         }
         Result<std::strong_ordering> order = Compare(event.position, watermark_position_);
-        if (!order.ok() || *order != std::strong_ordering::greater) {
+        if (!order.ok() || *order == std::strong_ordering::less) {
+          return Status::Ok();
+        }
+        // At the watermark: a checkpoint row is still due when transactions with nothing to apply
+        // (tables not streamed) moved the watermark past the last row written. Without it the
+        // target's checkpoint lags the source until new changes come (a cutover's drain waited
+        // for PostgreSQL's next running-transactions record, up to 15 s).
+        if (*order == std::strong_ordering::equal && watermark_ordinal_ <= recorded_ordinal_) {
           return Status::Ok();
         }
       }

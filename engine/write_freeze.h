@@ -22,7 +22,8 @@
 //     State            pg_settings.reset_val (what the loaded configuration gives every session)
 //     CurrentPosition  pg_current_wal_lsn() once it has written through
 //                      pg_current_wal_insert_lsn() (commits acknowledged under
-//                      synchronous_commit=off)
+//                      synchronous_commit=off), flushed through it (a synchronous commit with
+//                      only a transaction id: logical decoding reads flushed WAL only)
 //   Redis
 //     Freeze           CLIENT PAUSE <hold> WRITE (renewed by calling Freeze again)
 //     Thaw             CLIENT UNPAUSE

@@ -277,7 +277,10 @@ class PostgresChangeStream final : public engine::ChangeStream {
     received_ = std::max(received_, keepalive.wal_end);
     // A keepalive between transactions: every transaction committed before wal_end has been
     // sent, and a restart from wal_end resends every later one (decoding filters by commit LSN).
-    if (!in_transaction_ && Lsn{keepalive.wal_end} > queued_safe_position_) {
+    // One at the last resume point too: when that was a transaction with nothing to apply, no
+    // checkpoint row holds it yet, and the pipeline records it on this heartbeat (it ignores a
+    // heartbeat at a position already recorded).
+    if (!in_transaction_ && Lsn{keepalive.wal_end} >= queued_safe_position_) {
       QueueHeartbeat(Lsn{keepalive.wal_end});
     }
     if (keepalive.reply_requested) {

@@ -42,7 +42,8 @@
 // CurrentPosition waits until pg_current_wal_lsn() (written) has reached the insert position read
 // first: with synchronous_commit = off a commit is acknowledged once its record is inserted,
 // before it is written, so the write position alone could name a point before an acknowledged
-// commit. The WAL writer writes such commits within wal_writer_delay.
+// commit. The WAL writer writes such commits within wal_writer_delay. It then makes sure the WAL
+// is flushed through that position (FlushThrough), since logical decoding reads flushed WAL only.
 
 namespace tandem::connectors::postgres {
 namespace {
@@ -231,6 +232,7 @@ class PostgresWriteFreeze final : public engine::WriteFreeze {
       TANDEM_ASSIGN_OR_RETURN(Lsn written, engine::ParseLsn(result.View(0, 1)));
       if (WalWrittenThrough(insert, written, static_cast<uint64_t>(result.Int(0, 2)),
                             static_cast<uint64_t>(result.Int(0, 3)))) {
+        TANDEM_RETURN_IF_ERROR(FlushThrough(written, deadline));
         return engine::Position(written);
       }
       if (Clock::now() >= deadline) {
@@ -244,6 +246,43 @@ class PostgresWriteFreeze final : public engine::WriteFreeze {
   }
 
  private:
+  // Waits until the WAL is flushed through `position`: a logical walsender decodes only flushed
+  // WAL, so a stream reaches a position only once it is flushed. Written but unflushed WAL (records
+  // after the last commit: aborts of ended sessions, running-transaction snapshots) may otherwise
+  // wait for the next flush a later commit or the WAL writer happens to make, seconds away. A
+  // transaction committed synchronously, with a transaction id and nothing else, flushes through
+  // its commit record, beyond `position`. READ WRITE: this session may be under the freeze's
+  // default. Its empty commit sends nothing to a pgoutput stream.
+  Status FlushThrough(Lsn position, Clock::time_point deadline) {
+    bool forced = false;
+    while (true) {
+      TANDEM_ASSIGN_OR_RETURN(
+          PgResult result, connection_.Query("reading the WAL flush position",
+                                             "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
+      TANDEM_ASSIGN_OR_RETURN(Lsn flushed, engine::ParseLsn(result.View(0, 0)));
+      if (flushed >= position) return Status::Ok();
+      if (!forced) {
+        forced = true;
+        for (const char* statement : {"BEGIN READ WRITE", "SET LOCAL synchronous_commit = on",
+                                      "SELECT pg_catalog.txid_current()", "COMMIT"}) {
+          Result<PgResult> done = connection_.Query("flushing the WAL", statement);
+          if (!done.ok()) {
+            (void)connection_.Query("flushing the WAL", "ROLLBACK");
+            return done.status();
+          }
+        }
+        continue;
+      }
+      if (Clock::now() >= deadline) {
+        return engine::Timeout(connection_.config().Redacted() + " has not flushed its WAL up to " +
+                               engine::FormatLsn(position) + " within " +
+                               std::to_string(kWalWriteTimeout.count()) +
+                               " s (flushed: " + result.String(0, 0) + "): check the disk");
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  }
+
   // Checks the privileges. Returns this backend's pg_conf_load_time(), for Reload.
   Result<std::string> Prepare(bool thaw) {
     const bool has_parameter_privileges = connection_.server_version() >= 150000;

@@ -472,6 +472,48 @@ TEST(ChangePipeline, HeartbeatAdvancesTheCheckpointOfAnIdleStream) {
   EXPECT_EQ(runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints, 1);
 }
 
+// Regression: a transaction with nothing to apply (tables not streamed) moved the watermark past
+// the last checkpoint row, and an idle heartbeat at that same position was dropped as "not
+// beyond the watermark": the target's checkpoint lagged until new changes came (a cutover's drain
+// waited up to 15 s on PostgreSQL). The heartbeat now records it.
+TEST(ChangePipeline, HeartbeatAtTheWatermarkRecordsTransactionsWithNothingToApply) {
+  auto t = KeyedTable();
+  ScriptBuilder script;
+  script.Transaction({Insert(t, R(1, "a", 1))});
+  const size_t first_transaction_events = script.events().size();
+  script.Transaction({});  // nothing to apply
+  Script events_list = script.Take();
+  for (size_t i = 0; i < events_list.size(); ++i) {
+    events_list[i].position = Lsn{i + 1};
+  }
+  ChangeEvent idle;
+  idle.kind = ChangeKind::kHeartbeat;
+  idle.position = events_list.back().position;  // the keepalive names the empty commit's end
+  events_list.push_back(idle);
+  auto events = std::make_shared<Script>(std::move(events_list));
+
+  FakeTarget target;
+  target.Define(t);
+  PipelineOptions options = FastOptions(1);
+  options.stop_when_idle = false;
+  Runner runner(target, events, options);
+  FakeStreamOptions stream;
+  // The empty transaction and the heartbeat arrive once transaction 1's checkpoint is written.
+  stream.hold_at = first_transaction_events;
+  stream.release = [&] {
+    return runner.pipeline()->metrics().Snapshot().applied_transaction_sequence >= 1;
+  };
+  std::thread stopper([&] {
+    WaitFor([&] { return target.Committed(1); });
+    WaitFor([&] { return runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints >= 1; });
+    runner.pipeline()->Stop();
+  });
+  ASSERT_TRUE(runner.Run(stream).ok());
+  stopper.join();
+  EXPECT_EQ(ResumePosition(target), events->back().position);
+  EXPECT_EQ(runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints, 1);
+}
+
 // --until-caught-up: a stream that pauses (the source or network is slow) before the position it
 // must catch up to is not idle-at-the-end; with stop_at the run waits through the pause and
 // applies everything; without it the pause would end the run early (the contrast shows the test
