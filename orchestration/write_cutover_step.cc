@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "engine/write_freeze.h"
@@ -141,12 +142,31 @@ engine::Status CheckPorts(const DatastorePlan& datastore, const WriteCutoverPort
 }
 
 // Waits until `link` has applied what its source holds now: the stream is live from there on.
+// Redis: the first PSYNC of a stream to a source without a replication backlog (no replica
+// attached since it started) is answered with a full resync, for which the source starts a new
+// replication id; a position read before that names the old id and cannot be compared with the
+// stream's checkpoint (kFailedPrecondition). The position is then read again, until the two share
+// a history or `timeout` has passed.
 engine::Result<std::chrono::milliseconds> WaitForSourceNow(DatastoreLink& link,
                                                            milliseconds timeout,
-                                                           const std::function<bool()>& stop) {
-  TANDEM_ASSIGN_OR_RETURN(engine::Position position, link.SourcePosition());
-  return link.WaitUntilApplied(
-      position, timeout, stop ? stop : [] { return false; });
+                                                           const std::function<bool()>& stop,
+                                                           bool redis) {
+  const auto started = Clock::now();
+  const auto deadline = started + timeout;
+  const std::function<bool()> stopped = stop ? stop : [] { return false; };
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(engine::Position position, link.SourcePosition());
+    const milliseconds left = std::max(
+        milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+    auto waited = link.WaitUntilApplied(position, left, stopped);
+    if (waited.ok()) return milliseconds(MillisecondsSince(started));
+    if (!redis || waited.status().code() != engine::StatusCode::kFailedPrecondition ||
+        Clock::now() >= deadline) {
+      return waited.status();
+    }
+    if (stopped()) return engine::Cancelled("waiting for " + link.name() + " to start");
+    std::this_thread::sleep_for(milliseconds(100));
+  }
 }
 
 std::string TimeoutProblem(const engine::Status& status, const std::string& what) {
@@ -252,7 +272,7 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
     TANDEM_RETURN_IF_ERROR(old_side->Thaw());  // out of the writer backend; the reverse writes
   }
   TANDEM_RETURN_IF_ERROR(ports.reverse->StartStream());
-  auto reverse_live = WaitForSourceNow(*ports.reverse, options.reverse_start_timeout, stop);
+  auto reverse_live = WaitForSourceNow(*ports.reverse, options.reverse_start_timeout, stop, redis);
   if (!reverse_live.ok()) {
     if (reverse_live.status().code() == engine::StatusCode::kTimeout) {
       result.problem = TimeoutProblem(reverse_live.status(), "start of the reverse stream");

@@ -1,0 +1,554 @@
+// The write cutover (orchestration/write_cutover_step.h) against real servers, for MariaDB,
+// PostgreSQL and Redis: two private servers of the engine (old and new), the forward stream and
+// the reverse stream as supervised `tandem sync` children of this build, a private HAProxy whose
+// TCP backend is the writer route, and an application-like writer inserting through HAProxy with
+// an ordinary account (MariaDB: no privilege that bypasses read_only; PostgreSQL: a non-superuser
+// role with INSERT and SELECT; Redis: a plain client, bound by CLIENT PAUSE WRITE) at about 300
+// writes/s during the cutover and the revert. One fixture runs the same scenario for each engine;
+// only how the servers start, how one id is inserted and read back and what "frozen"/"writable"
+// look like differ.
+//
+// What must hold: the writer backend sends writes to the new side after the cutover and to the old
+// one after the revert; every insert the writer saw acknowledged is on both sides in the end (the
+// reverse stream carried the new side's writes to the old one, the restarted forward stream the
+// old side's to the new one); an insert whose outcome the writer could not know (its connection
+// broke) is on both sides or on neither; the write pause is measured (the longest gap between two
+// acknowledged inserts) and stays under the test's bound; a second CutOverWrites after the switch
+// changes nothing and says so; after the revert both sides take an ordinary client's writes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "orchestration/write_cutover_step.h"
+#include "tests/harness/files.h"
+#include "tests/harness/haproxy_server.h"
+#include "tests/harness/mariadb_server.h"
+#include "tests/harness/mysql_client.h"
+#include "tests/harness/postgres_client.h"
+#include "tests/harness/postgres_server.h"
+#include "tests/harness/redis_client.h"
+#include "tests/harness/redis_server.h"
+#include "tests/harness/wait.h"
+#include "tools/applied_position.h"
+#include "tools/database_opener.h"
+#include "tools/heartbeat_opener.h"
+
+namespace tandem::orchestration {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using testing::PollUntil;
+
+constexpr char kBackend[] = "writer";
+
+DatastoreLinkPorts LinkPorts(const std::string& log_directory) {
+  DatastoreLinkPorts ports;
+  ports.open_database = tools::OpenDatabase;
+  ports.open_applied_reader = tools::OpenAppliedPositionReader;
+  ports.lag.writer = tools::OpenHeartbeatWriter;
+  ports.lag.reader = tools::OpenHeartbeatReader;
+  ports.tandem_binary = TANDEM_BINARY_PATH;
+  ports.log_directory = log_directory;
+  ports.sync_threads = 2;
+  return ports;
+}
+
+// How the application writes, per engine: one connection through HAProxy's writer frontend and
+// the insert of one id on it.
+struct AppClient {
+  // Connects to 127.0.0.1:port (HAProxy) and returns the insert of one id on that connection.
+  // Both throw on failure; after an insert threw, the connection is dropped.
+  std::function<std::function<void(int)>(uint16_t port)> connect;
+  // Whether an insert's error says the server refused it (not written); after any other error
+  // (the connection broke, a timeout) its outcome is unknown.
+  std::function<bool(const std::string& error)> refused;
+};
+
+// Inserts ids of its own through HAProxy, one connection, reconnecting after errors; remembers
+// which ids were acknowledged, which have an unknown outcome, and the longest gap between two
+// acknowledgements since the last ResetGap().
+class AppWriter {
+ public:
+  AppWriter(AppClient client, uint16_t port, int first_id)
+      : client_(std::move(client)), port_(port), next_id_(first_id) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~AppWriter() { Stop(); }
+
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t acknowledged() const { return acknowledged_.load(); }
+  std::set<int> acknowledged_ids() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  std::set<int> uncertain_ids() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return uncertain_;
+  }
+  void ResetGap() {
+    std::lock_guard<std::mutex> lock(mu_);
+    longest_gap_ = milliseconds(0);
+  }
+  milliseconds longest_gap() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return longest_gap_;
+  }
+
+ private:
+  void Run() {
+    std::function<void(int)> insert;
+    std::optional<steady_clock::time_point> last_ack;
+    const auto deadline = steady_clock::now() + std::chrono::minutes(4);
+    while (!stop_.load() && steady_clock::now() < deadline) {
+      const auto started = steady_clock::now();
+      if (!insert) {
+        try {
+          insert = client_.connect(port_);
+        } catch (const std::exception&) {
+          std::this_thread::sleep_for(milliseconds(5));
+          continue;
+        }
+      }
+      const int id = next_id_++;
+      try {
+        insert(id);
+        const auto now = steady_clock::now();
+        std::lock_guard<std::mutex> lock(mu_);
+        acked_.insert(id);
+        if (last_ack)
+          longest_gap_ =
+              std::max(longest_gap_, std::chrono::duration_cast<milliseconds>(now - *last_ack));
+        last_ack = now;
+        acknowledged_.fetch_add(1);
+      } catch (const std::exception& error) {
+        // Refused (read-only) or the connection went away: the outcome of an insert whose
+        // connection broke is unknown; a refused one is not written.
+        if (!client_.refused(error.what())) {
+          std::lock_guard<std::mutex> lock(mu_);
+          uncertain_.insert(id);
+        }
+        insert = nullptr;
+      }
+      // About 300 writes/s.
+      const auto spent = steady_clock::now() - started;
+      if (spent < std::chrono::microseconds(3300)) {
+        std::this_thread::sleep_for(std::chrono::microseconds(3300) - spent);
+      }
+    }
+  }
+
+  const AppClient client_;
+  const uint16_t port_;
+  int next_id_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> acknowledged_{0};
+  mutable std::mutex mu_;
+  std::set<int> acked_, uncertain_;
+  milliseconds longest_gap_{0};
+  std::thread thread_;
+};
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+enum class Side { kOld, kNew };
+
+// The scenario, engine-neutral. An engine's fixture starts the two servers (ids 1..200 seeded
+// on the old side, the application's account on both) and says how the application writes, how
+// the ids present on a side are read, and what "frozen" and "writable" look like for clients.
+class WriteCutoverTest : public ::testing::Test {
+ protected:
+  virtual const char* Engine() const = 0;  // for the printed lines
+  // Starts both servers; the old one holds ids 1..200, the new one the same schema, empty.
+  virtual void StartServers() = 0;
+  virtual std::string Uri(Side side) const = 0;  // tandem's account on the side's datastore
+  virtual uint16_t Port(Side side) const = 0;
+  virtual AppClient App() const = 0;
+  virtual std::set<int> Ids(Side side) const = 0;
+  // After the switch: what the engine keeps of the old side's freeze for clients.
+  virtual void ExpectOldFrozenForClients() const = 0;
+  // After the revert: a new client session can write on `side` at once.
+  virtual void ExpectWritable(Side side) const = 0;
+
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartServers());
+    testing::HaproxyOptions options;
+    options.tcp_backends.push_back({kBackend,
+                                    {{"old", "127.0.0.1:" + std::to_string(Port(Side::kOld)), 1},
+                                     {"new", "127.0.0.1:" + std::to_string(Port(Side::kNew)), 0}}});
+    haproxy_ = testing::HaproxyServer::Start(dir_.path(), options);
+    runtime_.emplace(haproxy_->admin_socket_path());
+
+    auto source = engine::ParseConnectionUri(Uri(Side::kOld), "source", "");
+    auto target = engine::ParseConnectionUri(Uri(Side::kNew), "target", "");
+    ASSERT_TRUE(source.ok() && target.ok());
+    plan_.name = "shop";
+    plan_.source = *source;
+    plan_.target = *target;
+    plan_.source_uri_redacted = source->Redacted();
+    plan_.target_uri_redacted = target->Redacted();
+    plan_.writer = WriterRoute{kBackend, "old", "new"};
+    forward_ = std::make_unique<DatastoreLink>(plan_, LinkPorts(dir_.path()));
+    DatastoreLinkOptions reverse_options;
+    reverse_options.start_at_source_end = true;
+    reverse_ = std::make_unique<DatastoreLink>(ReversePlan(plan_), LinkPorts(dir_.path()),
+                                               reverse_options);
+  }
+
+  void TearDown() override {
+    if (reverse_) reverse_->Stop();
+    if (forward_) forward_->Stop();
+    if (HasFailure()) {
+      for (const char* log : {"/shop.sync.log", "/shop.reverse.sync.log"}) {
+        std::fprintf(stderr, "---- %s\n%s\n", log, testing::ReadFile(dir_.path() + log).c_str());
+      }
+    }
+  }
+
+  WriteCutoverPorts Ports() {
+    WriteCutoverPorts ports;
+    ports.open_database = tools::OpenDatabase;
+    ports.haproxy = &*runtime_;
+    ports.forward = forward_.get();
+    ports.reverse = reverse_.get();
+    ports.record = [this](const nlohmann::json& entry) {
+      journal_.push_back(entry);
+      return engine::Status::Ok();
+    };
+    ports.recorded = journal_;
+    return ports;
+  }
+
+  // Waits until the forward stream has applied everything the old side holds now.
+  void WaitForForwardCatchUp() {
+    ASSERT_TRUE(PollUntil(milliseconds(60'000), [&] { return forward_->Progress().copy_done; }));
+    auto position = forward_->SourcePosition();
+    ASSERT_TRUE(position.ok()) << position.status().ToString();
+    auto waited = forward_->WaitUntilApplied(*position, milliseconds(30'000), [] { return false; });
+    ASSERT_TRUE(waited.ok()) << waited.status().ToString();
+  }
+
+  // The scenario: cutover under writes, a second cutover, revert under writes, then nothing lost.
+  void WritesMoveToNewAndBackWithNothingLost() {
+    ASSERT_TRUE(forward_->StartStream().ok());
+    ASSERT_NO_FATAL_FAILURE(WaitForForwardCatchUp());
+    ASSERT_EQ(Ids(Side::kNew).size(), 200u) << "the forward stream's copy is incomplete";
+    AppWriter writer(App(), haproxy_->frontend_port(kBackend), 1000);
+    ASSERT_TRUE(PollUntil(milliseconds(20'000), [&] { return writer.acknowledged() > 300; }));
+
+    writer.ResetGap();
+    WriteCutoverOptions options;
+    options.lock_wait = milliseconds(500);
+    auto cutover = CutOverWrites(plan_, Ports(), options);
+    ASSERT_TRUE(cutover.ok()) << cutover.status().ToString();
+    ASSERT_TRUE(cutover->problem.empty()) << cutover->problem;
+    EXPECT_TRUE(cutover->switched);
+    const int64_t after_switch = writer.acknowledged();
+    ASSERT_TRUE(PollUntil(milliseconds(20'000),
+                          [&] { return writer.acknowledged() > after_switch + 300; }));
+    const milliseconds cutover_gap = writer.longest_gap();
+    std::printf("%s write pause at cutover: server %lld ms, client's longest gap %lld ms\n",
+                Engine(), static_cast<long long>(cutover->detail["write_pause_ms"].get<int64_t>()),
+                static_cast<long long>(cutover_gap.count()));
+    std::printf("%s cutover sub-steps: %s\n", Engine(),
+                cutover->detail["sub_steps"].dump().c_str());
+    EXPECT_LT(cutover_gap, milliseconds(10'000)) << cutover->detail.dump();
+    EXPECT_EQ(cutover->detail["verify"]["consistent"], true) << cutover->detail.dump();
+    // The writes now land on the new side, and the reverse stream carries them to the old one.
+    const std::set<int> during = writer.acknowledged_ids();
+    ASSERT_TRUE(PollUntil(milliseconds(30'000), [&] {
+      const std::set<int> on_old = Ids(Side::kOld);
+      return std::includes(on_old.begin(), on_old.end(), during.begin(), during.end());
+    })) << "acknowledged writes missing on the old side";
+    const std::set<int> on_new = Ids(Side::kNew);
+    EXPECT_TRUE(on_new.count(*during.rbegin()))
+        << "the latest acknowledged write is not on the new side";
+    ExpectOldFrozenForClients();
+
+    // Nothing changes when the cutover is run again (a resumed run).
+    auto again = CutOverWrites(plan_, Ports(), options);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(again->detail["already_switched"], true);
+
+    writer.ResetGap();
+    auto revert = RevertWrites(plan_, Ports(), options);
+    ASSERT_TRUE(revert.ok()) << revert.status().ToString();
+    ASSERT_TRUE(revert->problem.empty()) << revert->problem;
+    const int64_t after_revert = writer.acknowledged();
+    ASSERT_TRUE(PollUntil(milliseconds(20'000),
+                          [&] { return writer.acknowledged() > after_revert + 300; }));
+    std::printf("%s write pause at revert: server %lld ms, client's longest gap %lld ms\n",
+                Engine(), static_cast<long long>(revert->detail["write_pause_ms"].get<int64_t>()),
+                static_cast<long long>(writer.longest_gap().count()));
+    std::printf("%s revert sub-steps: %s\n", Engine(), revert->detail["sub_steps"].dump().c_str());
+    std::fflush(stdout);
+    EXPECT_LT(writer.longest_gap(), milliseconds(10'000)) << revert->detail.dump();
+    writer.Stop();
+    ExpectWritable(Side::kOld);
+    ExpectWritable(Side::kNew);
+
+    // Every acknowledged write is on both sides; an insert whose connection broke is on both or
+    // on neither once the streams caught up.
+    const std::set<int> acked = writer.acknowledged_ids();
+    const std::set<int> uncertain = writer.uncertain_ids();
+    ASSERT_TRUE(PollUntil(milliseconds(30'000), [&] { return Ids(Side::kNew) == Ids(Side::kOld); }))
+        << "old and new differ after the revert";
+    const std::set<int> on_old = Ids(Side::kOld);
+    for (int id : acked) {
+      EXPECT_TRUE(on_old.count(id)) << "acknowledged insert " << id << " lost";
+    }
+    for (int id : on_old) {
+      EXPECT_TRUE(id <= 200 || acked.count(id) || uncertain.count(id))
+          << "row " << id << " was never written";
+    }
+    EXPECT_GE(journal_.size(), 8u);
+  }
+
+  testing::TempDir dir_{"tandem-write-cutover"};
+  std::unique_ptr<testing::HaproxyServer> haproxy_;
+  std::optional<HaproxyRuntime> runtime_;
+  DatastorePlan plan_;
+  std::unique_ptr<DatastoreLink> forward_, reverse_;
+  std::vector<nlohmann::json> journal_;
+};
+
+constexpr char kAppPassword[] = "app-secret";
+
+// --- MariaDB ---------------------------------------------------------------------------------
+
+class MariaDbWriteCutover : public WriteCutoverTest {
+ protected:
+  void StartServers() override {
+    old_ = testing::MariaDbServer::Start(dir_.path());
+    new_ = testing::MariaDbServer::Start(dir_.path());
+    for (const testing::MariaDbServer* server : {old_.get(), new_.get()}) {
+      server->Execute("CREATE DATABASE shop");
+      // An ordinary application account: no READ ONLY ADMIN, so read_only binds it.
+      server->Execute(std::string("CREATE USER 'app'@'%' IDENTIFIED BY '") + kAppPassword + "'");
+      server->Execute("GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'app'@'%'");
+    }
+    old_->Execute(
+        "CREATE TABLE shop.items (id INT PRIMARY KEY, note VARCHAR(20) NOT NULL) ENGINE=InnoDB");
+    std::string insert = "INSERT INTO shop.items VALUES ";
+    for (int id = 1; id <= 200; ++id) {
+      insert += (id > 1 ? "," : "") + std::string("(") + std::to_string(id) + ", 'seed')";
+    }
+    old_->Execute(insert);
+  }
+  const testing::MariaDbServer& Server(Side side) const {
+    return side == Side::kOld ? *old_ : *new_;
+  }
+  std::string Uri(Side side) const override { return Server(side).Uri("shop"); }
+  uint16_t Port(Side side) const override { return Server(side).port(); }
+  const char* Engine() const override { return "MariaDB"; }
+
+  AppClient App() const override {
+    AppClient app;
+    app.connect = [](uint16_t port) -> std::function<void(int)> {
+      testing::MySqlConnectOptions options;
+      options.port = port;
+      options.user = "app";
+      options.password = kAppPassword;
+      options.database = "shop";
+      options.connect_timeout = std::chrono::seconds(2);
+      auto client = std::make_shared<testing::MySqlClient>(testing::MySqlClient::Connect(options));
+      return [client](int id) {
+        client->Execute("INSERT INTO items (id, note) VALUES (" + std::to_string(id) + ", 'w')");
+      };
+    };
+    app.refused = [](const std::string& error) {
+      return Contains(error, "read-only") || Contains(error, "read_only");
+    };
+    return app;
+  }
+
+  std::set<int> Ids(Side side) const override {
+    std::set<int> ids;
+    for (const auto& row : Server(side).Query("SELECT id FROM shop.items")) {
+      ids.insert(std::stoi(*row[0]));
+    }
+    return ids;
+  }
+
+  void ExpectOldFrozenForClients() const override {
+    EXPECT_EQ(*old_->QueryScalar("SELECT @@global.read_only"), "1");
+  }
+  void ExpectWritable(Side side) const override {
+    EXPECT_EQ(*Server(side).QueryScalar("SELECT @@global.read_only"), "0");
+  }
+
+  std::unique_ptr<testing::MariaDbServer> old_, new_;
+};
+
+TEST_F(MariaDbWriteCutover, WritesMoveToNewAndBackWithNothingLost) {
+  WritesMoveToNewAndBackWithNothingLost();
+}
+
+// --- PostgreSQL ------------------------------------------------------------------------------
+
+class PostgresWriteCutover : public WriteCutoverTest {
+ protected:
+  void StartServers() override {
+    // Both sides decode their WAL: the old one for the forward stream, the new one for the
+    // reverse stream (the harness's default wal_level is logical).
+    old_ = testing::PostgresServer::Start(dir_.path());
+    new_ = testing::PostgresServer::Start(dir_.path());
+    for (const testing::PostgresServer* server : {old_.get(), new_.get()}) {
+      server->Execute("CREATE DATABASE shop OWNER tandem");
+      server->Execute("CREATE TABLE items (id integer PRIMARY KEY, note text NOT NULL)", "shop");
+      server->Execute("ALTER TABLE items OWNER TO tandem", "shop");
+      // An ordinary application role: no superuser, so default_transaction_read_only binds it.
+      server->Execute(std::string("CREATE ROLE app LOGIN PASSWORD '") + kAppPassword + "'");
+      server->Execute("GRANT SELECT, INSERT ON items TO app", "shop");
+    }
+    old_->Execute("INSERT INTO items SELECT g, 'seed' FROM generate_series(1, 200) AS g", "shop");
+  }
+  const testing::PostgresServer& Server(Side side) const {
+    return side == Side::kOld ? *old_ : *new_;
+  }
+  std::string Uri(Side side) const override { return Server(side).Uri("shop"); }
+  uint16_t Port(Side side) const override { return Server(side).port(); }
+  const char* Engine() const override { return "PostgreSQL"; }
+
+  AppClient App() const override {
+    AppClient app;
+    app.connect = [](uint16_t port) -> std::function<void(int)> {
+      testing::PostgresConnectOptions options;
+      options.port = port;  // HAProxy; scram-sha-256 from 127.0.0.1
+      options.user = "app";
+      options.password = kAppPassword;
+      options.database = "shop";
+      options.connect_timeout = std::chrono::seconds(2);
+      auto client =
+          std::make_shared<testing::PostgresClient>(testing::PostgresClient::Connect(options));
+      // A statement never waits long (HAProxy's 5 s timeouts bound a dead connection too).
+      client->Execute("SET statement_timeout = 3000");
+      return [client](int id) {
+        client->Execute("INSERT INTO items (id, note) VALUES (" + std::to_string(id) + ", 'w')");
+      };
+    };
+    app.refused = [](const std::string& error) { return Contains(error, "read-only transaction"); };
+    return app;
+  }
+
+  std::set<int> Ids(Side side) const override {
+    std::set<int> ids;
+    for (const auto& row : Server(side).Query("SELECT id FROM items", "shop")) {
+      ids.insert(std::stoi(*row[0]));
+    }
+    return ids;
+  }
+
+  // A new session's default, which is what an application's next connection gets.
+  std::string DefaultReadOnly(Side side) const {
+    return Server(side).QueryScalar("SHOW default_transaction_read_only", "shop").value_or("");
+  }
+  void ExpectOldFrozenForClients() const override { EXPECT_EQ(DefaultReadOnly(Side::kOld), "on"); }
+  void ExpectWritable(Side side) const override { EXPECT_EQ(DefaultReadOnly(side), "off"); }
+
+  std::unique_ptr<testing::PostgresServer> old_, new_;
+};
+
+TEST_F(PostgresWriteCutover, WritesMoveToNewAndBackWithNothingLost) {
+  WritesMoveToNewAndBackWithNothingLost();
+}
+
+// --- Redis -----------------------------------------------------------------------------------
+
+constexpr char kRedisItemPrefix[] = "item:";
+
+class RedisWriteCutover : public WriteCutoverTest {
+ protected:
+  void StartServers() override {
+    old_ = testing::RedisServer::Start(dir_.path());
+    new_ = testing::RedisServer::Start(dir_.path());
+    std::vector<std::vector<std::string>> seed;
+    for (int id = 1; id <= 200; ++id) {
+      seed.push_back({"SET", kRedisItemPrefix + std::to_string(id), "seed"});
+    }
+    old_->Connect().Pipeline(seed);
+  }
+  const testing::RedisServer& Server(Side side) const { return side == Side::kOld ? *old_ : *new_; }
+  std::string Uri(Side side) const override { return Server(side).Uri(0); }
+  uint16_t Port(Side side) const override { return Server(side).port(); }
+  const char* Engine() const override { return "Redis"; }
+
+  // A plain client (the default user): CLIENT PAUSE WRITE holds its writes. A write held by the
+  // pause waits until HAProxy shuts its session down; the client's timeout bounds it anyway.
+  AppClient App() const override {
+    AppClient app;
+    const std::string password = old_->password();
+    app.connect = [password](uint16_t port) -> std::function<void(int)> {
+      testing::RedisConnectOptions options;
+      options.port = port;
+      options.password = password;
+      options.timeout = milliseconds(2000);
+      auto client = std::make_shared<testing::RedisClient>(testing::RedisClient::Connect(options));
+      return [client](int id) {
+        const std::string reply =
+            client->Command({"SET", kRedisItemPrefix + std::to_string(id), "w"});
+        if (reply != "OK") throw std::runtime_error("SET answered " + reply);
+      };
+    };
+    // Nothing refuses a write: a paused one blocks (its outcome is unknown when it breaks).
+    app.refused = [](const std::string&) { return false; };
+    return app;
+  }
+
+  std::set<int> Ids(Side side) const override {
+    std::set<int> ids;
+    const testing::RedisValue keys =
+        Server(side).CommandValue({"KEYS", std::string(kRedisItemPrefix) + "*"});
+    for (const testing::RedisValue& key : keys.elements) {
+      ids.insert(std::stoi(key.text.substr(std::strlen(kRedisItemPrefix))));
+    }
+    return ids;
+  }
+
+  // The old side's pause is lifted before the reverse stream starts (it writes there); out of the
+  // writer backend, no client reaches it. Nothing to check on the server itself.
+  void ExpectOldFrozenForClients() const override {}
+
+  // A SET of a key outside the items answers at once (no pause holds it).
+  void ExpectWritable(Side side) const override {
+    testing::RedisConnectOptions options = Server(side).ConnectOptions(0);
+    options.timeout = milliseconds(2000);
+    testing::RedisClient client = testing::RedisClient::Connect(options);
+    const auto started = steady_clock::now();
+    std::string reply;
+    try {
+      reply = client.Command({"SET", "probe:writable", "1"});
+    } catch (const std::exception& error) {
+      reply = error.what();
+    }
+    EXPECT_EQ(reply, "OK") << Engine() << (side == Side::kOld ? " old" : " new");
+    EXPECT_LT(steady_clock::now() - started, milliseconds(500));
+  }
+
+  std::unique_ptr<testing::RedisServer> old_, new_;
+};
+
+TEST_F(RedisWriteCutover, WritesMoveToNewAndBackWithNothingLost) {
+  WritesMoveToNewAndBackWithNothingLost();
+}
+
+}  // namespace
+}  // namespace tandem::orchestration
