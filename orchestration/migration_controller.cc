@@ -26,6 +26,7 @@
 #include "orchestration/tls_check.h"
 #include "orchestration/traffic_monitor.h"
 #include "orchestration/traffic_weights.h"
+#include "orchestration/write_cutover_step.h"
 
 namespace tandem::orchestration {
 namespace {
@@ -50,6 +51,8 @@ constexpr const char* kDnsTtlApplied = "dns_ttl_applied";
 // Phase 5's switch of the records: the SOA serial before each update attempt, and after success.
 constexpr const char* kDnsSwitchIntent = "dns_switch_intent";
 constexpr const char* kDnsSwitchApplied = "dns_switch_applied";
+// The write cutover's sub-steps (write_cutover_step.h), one sample each.
+constexpr const char* kWriteCutover = "write_cutover";
 // A phase-4 gate measured once and then not measurable for this long counts as failing.
 constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 // Between two full verifications of a datastore during a traffic step.
@@ -192,6 +195,9 @@ struct MigrationController::Impl {
   std::unique_ptr<TrafficMonitor> traffic_monitor;
   std::optional<TrafficBaseline> baseline;
   std::vector<std::unique_ptr<DatastoreLink>> links;  // one per plan.datastores, same order
+  // The reverse streams new -> old of the write cutover: parallel to `links`, null for a
+  // datastore without a writer.
+  std::vector<std::unique_ptr<DatastoreLink>> reverse_links;
   bool streams_started = false;
   int64_t run_id = 0;
   Clock::time_point last_renew{};
@@ -339,15 +345,27 @@ struct MigrationController::Impl {
 
   // --- datastores ---
 
+  // The links, created once, none started.
+  void EnsureLinks() {
+    if (!links.empty()) return;
+    for (const DatastorePlan& datastore : plan.datastores) {
+      links.push_back(std::make_unique<DatastoreLink>(datastore, options.ports));
+      std::unique_ptr<DatastoreLink> reverse;
+      if (datastore.writer) {
+        DatastoreLinkOptions reverse_options;
+        reverse_options.start_at_source_end = true;
+        reverse =
+            std::make_unique<DatastoreLink>(ReversePlan(datastore), options.ports, reverse_options);
+      }
+      reverse_links.push_back(std::move(reverse));
+    }
+  }
+
   engine::Status StartStreams() {
     if (streams_started) {
       return engine::Status::Ok();
     }
-    if (links.empty()) {
-      for (const DatastorePlan& datastore : plan.datastores) {
-        links.push_back(std::make_unique<DatastoreLink>(datastore, options.ports));
-      }
-    }
+    EnsureLinks();
     for (auto& link : links) {
       engine::Status started = link->StartStream();
       if (!started.ok()) {
@@ -361,6 +379,9 @@ struct MigrationController::Impl {
   void StopStreams() {
     for (auto& link : links) {
       link->Stop();
+    }
+    for (auto& link : reverse_links) {
+      if (link) link->Stop();
     }
     streams_started = false;
   }
@@ -550,6 +571,57 @@ struct MigrationController::Impl {
       result.outcome = Outcome::kStopped;
       result.message = switched->problem;
     }
+    return result;
+  }
+
+  // Phase 5's "writes <datastore>": the write cutover (write_cutover_step.h). It runs to its end
+  // (its waits are bounded) rather than stopping half-way on a stop request: a stop between its
+  // sub-steps would leave the old side frozen with nobody taking the writes. When it cannot finish,
+  // the writes go back to the old side (RevertWrites) and the run stops.
+  engine::Result<StepResult> RunWrites(const RunStep& step) {
+    StepResult result;
+    EnsureLinks();
+    size_t index = 0;
+    while (&plan.datastores[index] != step.datastore) ++index;
+    auto recorded = journal.Samples(run_id, kWriteCutover);
+    if (!recorded.ok()) return recorded.status();
+    WriteCutoverPorts ports;
+    ports.open_database = options.ports.open_database;
+    ports.haproxy = &*haproxy;
+    ports.forward = links[index].get();
+    ports.reverse = reverse_links[index].get();
+    ports.recorded = std::move(*recorded);
+    ports.record = [this](const nlohmann::json& entry) {
+      return journal.AppendSample(run_id, kWriteCutover, entry);
+    };
+    WriteCutoverOptions cutover_options;
+    cutover_options.redis_pause_hold = std::clamp<std::chrono::milliseconds>(
+        plan.rollback_budget, std::chrono::minutes(1), std::chrono::hours(1));
+    Emit(StepEvent(step, "cutting over"));
+    auto cut = CutOverWrites(*step.datastore, ports, cutover_options);
+    if (cut.ok() && cut->problem.empty()) {
+      result.detail = cut->detail;
+      nlohmann::json event = StepEvent(step, "writes switched");
+      event["message"] = "writes of " + step.datastore->name + " now go to the new side";
+      if (cut->detail.contains("write_pause_ms")) {
+        event["write_pause_ms"] = cut->detail["write_pause_ms"];
+        event["message"] = event["message"].get<std::string>() + " (write pause " +
+                           std::to_string(cut->detail["write_pause_ms"].get<int64_t>()) + " ms)";
+      }
+      Emit(event);
+      return result;
+    }
+    const std::string why = cut.ok() ? cut->problem : cut.status().message();
+    result.detail = cut.ok() ? cut->detail : nlohmann::json{{"error", why}};
+    auto reverted = RevertWrites(*step.datastore, ports, cutover_options);
+    const bool back = reverted.ok() && reverted->problem.empty();
+    result.detail["writes_back_on_old"] = back;
+    result.detail["switched"] = false;  // DNS has not moved: traffic goes back to old
+    result.outcome = Outcome::kStopped;
+    result.message = "write cutover of " + step.datastore->name + " stopped: " + why;
+    result.message += back ? "; writes are back on the old side"
+                           : "; RETURNING THE WRITES TO THE OLD SIDE FAILED: " +
+                                 (reverted.ok() ? reverted->problem : reverted.status().message());
     return result;
   }
 
@@ -1026,6 +1098,8 @@ struct MigrationController::Impl {
         return RunBaseline(step);
       case StepKind::kTraffic:
         return RunTraffic(step, record);
+      case StepKind::kWrites:
+        return RunWrites(step);
       case StepKind::kDnsSwitch:
         return RunDnsSwitch(step);
     }
@@ -1129,6 +1203,20 @@ struct MigrationController::Impl {
                               *algorithm +
                               "`, a hash: the new servers' share follows the keys, not the "
                               "weights, so a step's share can differ from its percentage"}});
+      }
+      // The writer backends of the write cutover, with both of their servers.
+      for (const DatastorePlan& datastore : plan.datastores) {
+        if (!datastore.writer) continue;
+        for (const std::string& server :
+             {datastore.writer->old_server, datastore.writer->new_server}) {
+          auto weight = runtime.GetWeight(datastore.writer->haproxy_backend, server);
+          if (!weight.ok()) {
+            return engine::Status(weight.status().code(),
+                                  "datastore " + datastore.name +
+                                      " writer: " + weight.status().message() +
+                                      "; name the backend and servers of haproxy.cfg in writer");
+          }
+        }
       }
       for (const std::string& url : plan.traffic->probes) {
         engine::Status probed = ProbeOnce(url, milliseconds(2000));

@@ -304,6 +304,15 @@ class PlanReader {
         plan.traffic = ReadTraffic(Scope{*table, "traffic"});
       }
     }
+    for (size_t i = 0; i < plan.datastores.size() && traffic == nullptr; ++i) {
+      if (!plan.datastores[i].writer) continue;
+      toml::source_position where{};
+      where.line = static_cast<toml::source_index>(plan.datastores[i].line);
+      where.column = 1;
+      Report(where, "datastore.writer",
+             "the writer backend lives in the HAProxy of [traffic], and the plan has none; add a "
+             "[traffic] section (haproxy, backend, old, new) or remove writer");
+    }
     if (const toml::node* node = scope.table.get("dns")) {
       if (const toml::table* table = TableOf(*node, "dns", "[dns]")) {
         plan.dns = ReadDns(Scope{*table, "dns"});

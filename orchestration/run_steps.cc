@@ -126,9 +126,30 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
     }
   }
 
-  // The DNS switch moves clients only after the writes moved: with a datastore writer to switch it
-  // waits for the write cutover, which this version does not run (NotRunNote).
-  if (plan.dns && WriterDatastores(plan).empty()) {
+  for (const DatastorePlan& datastore : plan.datastores) {
+    if (!datastore.writer) continue;
+    const WriterRoute& route = *datastore.writer;
+    RunStep writes;
+    writes.phase = Phase::kCutover;
+    writes.kind = StepKind::kWrites;
+    writes.name = "writes " + datastore.name;
+    writes.datastore = &datastore;
+    writes.action = "freeze writes on " + datastore.source_uri_redacted + ", take " +
+                    route.old_server + " out of HAProxy backend " + route.haproxy_backend +
+                    " (sessions shut down), drain the stream to the frozen position, verify, "
+                    "start the reverse stream " +
+                    datastore.name + ".reverse (new -> old), put " + route.new_server + " in";
+    writes.gate =
+        "the stream applies the frozen position within 30 s; a full verify consistent; the "
+        "reverse stream live within 30 s";
+    writes.inverse = "freeze the new side, drain the reverse stream into the old one, " +
+                     route.old_server + " back in, " + route.new_server +
+                     " out, the forward stream restarted";
+    steps.push_back(writes);
+  }
+
+  // The DNS switch moves clients only after the writes moved.
+  if (plan.dns) {
     const DnsPlan& dns = *plan.dns;
     RunStep dns_switch;
     dns_switch.phase = Phase::kCutover;
@@ -165,11 +186,11 @@ std::string WriterDatastores(const Plan& plan) {
 std::string NotRunNote(const Plan& plan) {
   const std::string writers = WriterDatastores(plan);
   if (!writers.empty()) {
-    return "not run by this version of tandem: phase 5's write cutover (datastores with a "
-           "writer: " +
-           writers + ")" +
-           (plan.dns ? " and therefore its DNS switch, which must follow it," : "") +
-           " and phase 6 (monitor); the run ends after phase 4 with the streams stopped";
+    return "not run by this version of tandem: phase 6 (monitor); the run ends after phase 5 with "
+           "the streams stopped, the reverse streams (" +
+           writers +
+           ") included: start them again with `tandem sync --source <new> --target <old> "
+           "--stream <datastore>.reverse --from-now` to keep the old side current";
   }
   return "not run by this version of tandem: phase 6 (monitor); the run ends after its last step "
          "with the streams stopped";

@@ -13,7 +13,11 @@
 //   phase 3 sync           "sync <datastore>"      stream started, copy done, lag and verify gates
 //   phase 4 traffic        "baseline"              every request to old; old servers measured
 //                          "traffic <p>%"          new servers receive p% of requests; dwell gated
-//   phase 5 cutover        "dns switch"            ([dns], no datastore `writer`) TLS checked,
+//   phase 5 cutover        "writes <datastore>"    (datastores with a `writer`) old frozen and out
+//                                                  of the writer backend, drained, verified,
+//                                                  reverse stream started, new in
+//                                                  (write_cutover_step.h)
+//                          "dns switch"            ([dns]) after the writes: TLS checked,
 //                                                  the safe moment waited for, the records
 //                                                  switched old -> new in one compare-and-swap
 //                                                  update, propagation watched
@@ -32,7 +36,16 @@
 
 namespace tandem::orchestration {
 
-enum class StepKind { kAssessment, kDnsTtl, kProvisioning, kSync, kBaseline, kTraffic, kDnsSwitch };
+enum class StepKind {
+  kAssessment,
+  kDnsTtl,
+  kProvisioning,
+  kSync,
+  kBaseline,
+  kTraffic,
+  kWrites,
+  kDnsSwitch
+};
 
 struct RunStep {
   Phase phase = Phase::kAssessment;
@@ -42,15 +55,14 @@ struct RunStep {
   std::string gate;         // one sentence: what must hold, for how long, with which thresholds
   std::string inverse;      // one sentence: how the step is undone
   int traffic_percent = 0;  // kTraffic: the share of requests at the new servers
-  const DatastorePlan* datastore = nullptr;  // kSync: points into the plan
+  const DatastorePlan* datastore = nullptr;  // kSync, kWrites: points into the plan
 };
 
 // REQUIRES: `plan` outlives the result (steps point into it).
 std::vector<RunStep> ExpandPlan(const Plan& plan);
 
 // What the plan asks that this version does not run, as one sentence for --dry-run and the run's
-// outcome: phase 5's write cutover for datastores with a `writer` (and then the DNS switch, which
-// must follow it), and phase 6.
+// outcome: phase 6 (and with it the reverse streams after the run ends).
 std::string NotRunNote(const Plan& plan);
 // The names of the datastores with a `writer`, comma-separated; "" when none.
 std::string WriterDatastores(const Plan& plan);

@@ -233,6 +233,26 @@ target = "redis://10.0.1.5:6379/0"
   EXPECT_EQ(plan->monitor.window, hours(72));
 }
 
+// The writer backend is switched through the HAProxy of [traffic]: a writer without it is refused
+// at the datastore's line.
+TEST(Plan, WriterWithoutTrafficIsRefusedAtTheDatastore) {
+  auto plan = ParsePlan(R"(name = "m"
+[[datastore]]
+name = "kv"
+source = "redis://10.0.0.5:6379/0"
+target = "redis://10.0.1.5:6379/0"
+writer = { haproxy_backend = "kv_db", old = "old", new = "new" }
+)",
+                        "m.toml");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), engine::StatusCode::kInvalidArgument);
+  EXPECT_EQ(plan.status().message().rfind("m.toml:2: datastore.writer: the writer backend lives in "
+                                          "the HAProxy of [traffic]",
+                                          0),
+            0u)
+      << plan.status().message();
+}
+
 TEST(Plan, MinimalTrafficPlanGetsTheDefaults) {
   auto plan = ParsePlan(R"(name = "web"
 [traffic]
@@ -742,17 +762,22 @@ TEST(Plan, PasswordFromTheEnvironmentIsUsedAndNotShown) {
   EXPECT_EQ(plan->datastores[0].target.Redacted().find(secret), std::string::npos);
 }
 
-// The DNS switch moves clients only after the writes moved: while a datastore has a `writer` to
-// switch (the write cutover this version does not run), the plan has no "dns switch" step, and
-// --dry-run says what is not run and why.
-TEST(RunSteps, TheDnsSwitchWaitsForTheWriteCutoverOfDatastoresWithAWriter) {
+// The DNS switch moves clients only after the writes moved: a datastore with a `writer` gets a
+// phase-5 step "writes <name>" before the "dns switch".
+TEST(RunSteps, TheDnsSwitchFollowsTheWriteCutoverOfDatastoresWithAWriter) {
   auto with_writer = ParsePlan(kDesignSample, "shop.toml");
   ASSERT_TRUE(with_writer.ok()) << with_writer.status().ToString();
-  for (const RunStep& step : ExpandPlan(*with_writer)) {
-    EXPECT_NE(step.kind, StepKind::kDnsSwitch) << step.name;
-  }
-  const std::string dry = DescribeSteps(*with_writer, ExpandPlan(*with_writer));
-  EXPECT_NE(dry.find("write cutover (datastores with a writer: orders)"), std::string::npos) << dry;
+  const std::vector<RunStep> cutover = ExpandPlan(*with_writer);
+  ASSERT_GE(cutover.size(), 2u);
+  const RunStep& writes = cutover[cutover.size() - 2];
+  EXPECT_EQ(writes.kind, StepKind::kWrites);
+  EXPECT_EQ(writes.phase, Phase::kCutover);
+  EXPECT_EQ(writes.name, "writes orders");
+  EXPECT_NE(writes.action.find("take old out of HAProxy backend orders_db"), std::string::npos)
+      << writes.action;
+  EXPECT_EQ(cutover.back().kind, StepKind::kDnsSwitch);
+  const std::string dry = DescribeSteps(*with_writer, cutover);
+  EXPECT_NE(dry.find("the reverse streams (orders) included"), std::string::npos) << dry;
 
   auto without = ParsePlan(
       Replace(Sample(),

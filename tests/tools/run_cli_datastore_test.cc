@@ -3,7 +3,9 @@
 //   - a plan with a MariaDB, a PostgreSQL and a Redis datastore together, and each alone, complete;
 //   - a target that stops applying (FLUSH TABLES WITH READ LOCK on a private MariaDB target) and a
 //     row changed directly on the target during phase 4 stop the run, traffic back on old;
-//   - a datastore that refuses the login is refused before anything is touched.
+//   - a datastore that refuses the login is refused before anything is touched;
+//   - a MariaDB datastore with a writer route: phase 5 moves its writes to the new side (old
+//     frozen, HAProxy's TCP writer backend switched), an ordinary account writing through it.
 // MariaDB and PostgreSQL use fresh databases on the shared servers; Redis and the locked MariaDB
 // use private servers (a Redis target is taken whole; a global read lock would stall other tests).
 #include <gtest/gtest.h>
@@ -15,6 +17,7 @@
 
 #include "tests/harness/files.h"
 #include "tests/harness/mariadb_server.h"
+#include "tests/harness/mysql_client.h"
 #include "tests/harness/redis_server.h"
 #include "tests/harness/shared_servers.h"
 #include "tests/harness/wait.h"
@@ -208,6 +211,69 @@ TEST(RunCliDatastores, EachEngineAloneCompletes) {
     ExpectCompletes(rig, WritePlan(rig.dir(), "shop.toml", Plan(rig, redis.Toml("cache"))),
                     {"cache"});
   }
+}
+
+// An ordinary application account (read_only binds it) through HAProxy's writer frontend.
+MySqlClient AppThroughHaproxy(TrafficRig& rig) {
+  MySqlConnectOptions options;
+  options.port = rig.haproxy().frontend_port("orders_db");
+  options.user = "app";
+  options.password = "app-secret";
+  options.database = "shop";
+  return MySqlClient::Connect(options);
+}
+
+TEST(RunCliDatastores, TheWritesOfAMariaDbDatastoreMoveToTheNewSideAtCutover) {
+  TempDir servers_dir("tandem-run-writes");
+  auto source = MariaDbServer::Start(servers_dir.path());
+  auto target = MariaDbServer::Start(servers_dir.path());
+  for (const MariaDbServer* server : {source.get(), target.get()}) {
+    server->Execute("CREATE DATABASE shop");
+    server->Execute("CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret'");
+    server->Execute("GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'app'@'%'");
+  }
+  source->Execute(
+      "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, qty INT NOT NULL)");
+  source->Execute(ItemsInsert("shop.items", kRows));
+  TrafficRigOptions options;
+  options.tcp_backends.push_back({"orders_db",
+                                  {{"old", "127.0.0.1:" + std::to_string(source->port()), 1},
+                                   {"new", "127.0.0.1:" + std::to_string(target->port()), 0}}});
+  TrafficRig rig(options);
+  std::string datastore = DatastoreToml("orders", source->Uri("shop"), target->Uri("shop"));
+  datastore.insert(datastore.size() - 1,
+                   "writer = { haproxy_backend = \"orders_db\", old = \"old\", new = \"new\" }\n");
+  const std::string plan = WritePlan(rig.dir(), "shop.toml", Plan(rig, datastore));
+  AppThroughHaproxy(rig).Execute("INSERT INTO items VALUES (1001, 'before', 1)");
+  ASSERT_TRUE(source->QueryScalar("SELECT name FROM shop.items WHERE id = 1001").has_value());
+
+  TandemProcess run({"run", plan, "--format", "json"}, plan + ".log");
+  std::optional<int> exit_code = run.WaitForExit(seconds(240));
+  ASSERT_TRUE(exit_code.has_value()) << "the run did not end: " << run.Log();
+  ASSERT_EQ(*exit_code, 0) << run.Log();
+  nlohmann::json status = Status(plan);
+  ASSERT_FALSE(status.is_discarded());
+  EXPECT_EQ(status["state"], "completed");
+  std::optional<nlohmann::json> writes;
+  for (const nlohmann::json& step : status["steps"]) {
+    if (step["name"] == "writes orders") writes = step;
+  }
+  ASSERT_TRUE(writes.has_value()) << status.dump();
+  EXPECT_EQ((*writes)["state"], "done") << writes->dump();
+  EXPECT_EQ((*writes)["detail"]["verify"]["consistent"], true) << writes->dump();
+  ASSERT_TRUE((*writes)["detail"].contains("write_pause_ms")) << writes->dump();
+  EXPECT_LT((*writes)["detail"]["write_pause_ms"].get<int64_t>(), 30'000) << writes->dump();
+  EXPECT_NE(run.Log().find("writes of orders now go to the new side"), std::string::npos)
+      << run.Log();
+
+  // The old side is frozen for the application; the writer frontend reaches the new side, which
+  // holds everything the old one had.
+  EXPECT_EQ(*source->QueryScalar("SELECT @@global.read_only"), "1");
+  EXPECT_EQ(*target->QueryScalar("SELECT @@global.read_only"), "0");
+  EXPECT_EQ(*target->QueryScalar("SELECT name FROM shop.items WHERE id = 1001"), "before");
+  EXPECT_EQ(*target->QueryScalar("SELECT COUNT(*) FROM shop.items"), std::to_string(kRows + 1));
+  AppThroughHaproxy(rig).Execute("INSERT INTO items VALUES (1002, 'after', 1)");
+  EXPECT_EQ(*target->QueryScalar("SELECT name FROM shop.items WHERE id = 1002"), "after");
 }
 
 // Waits until the weights give the new servers `percent`, or the run ends.

@@ -49,6 +49,7 @@ TrafficRig::TrafficRig(const TrafficRigOptions& options)
   }
   HaproxyOptions haproxy_options;
   haproxy_options.http_backends.push_back(backend);
+  haproxy_options.tcp_backends = options.tcp_backends;
   log_port_ = PickFreePort();
   haproxy_options.log_udp_port = log_port_;
   haproxy_ = HaproxyServer::Start(dir_->path(), haproxy_options);

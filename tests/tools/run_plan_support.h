@@ -33,6 +33,8 @@ struct TrafficRigOptions {
   double requests_per_second = 400;
   int load_threads = 8;
   std::string balance = "roundrobin";  // the backend's `balance` algorithm
+  // TCP backends beside the HTTP one (the writer routes of datastores), as given.
+  std::vector<HaproxyBackendSpec> tcp_backends;
 };
 
 class TrafficRig {
