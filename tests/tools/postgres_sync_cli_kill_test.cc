@@ -20,6 +20,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/harness/wait.h"
 #include "tests/tools/counter_load.h"
 #include "tests/tools/postgres_sync_support.h"
 #include "tests/tools/sync_cli_support.h"
@@ -72,18 +73,6 @@ bool TargetHas(const PostgresServer& target, const std::string& sql) {
   }
 }
 
-template <typename Condition>
-bool PollFor(seconds timeout, Condition condition) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return true;
-}
-
 TEST(PostgresSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce) {
   const auto started = Clock::now();
   PostgresSyncServers servers = StartPostgresSyncServers();
@@ -99,7 +88,7 @@ TEST(PostgresSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyO
 
   std::unique_ptr<CounterLoad> load_owner = StartCounterLoad(*servers.source);
   CounterLoad& load = *load_owner;
-  ASSERT_TRUE(PollFor(seconds(30), [&] { return load.transactions() >= 20; }));
+  ASSERT_TRUE(PollUntil(seconds(30), [&] { return load.transactions() >= 20; }));
 
   const std::vector<std::string> args = {
       "--source",       PostgresUriWithoutPassword(*servers.source),
@@ -124,7 +113,7 @@ TEST(PostgresSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyO
     // strike at a random moment inside it; the rest come at random moments of the run.
     int delay_ms = 0;
     if (kills < 3) {
-      PollFor(seconds(20), [&] {
+      PollUntil(seconds(20), [&] {
         return TargetHas(*servers.target, "SELECT count(*) FROM _tandem.copy") || !sync.Running();
       });
       delay_ms = std::uniform_int_distribution<int>(0, 400)(random);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/harness/redis_client.h"
+#include "tests/harness/wait.h"
 #include "tests/tools/counter_load.h"
 #include "tests/tools/redis_sync_support.h"
 #include "tests/tools/run_tandem.h"
@@ -34,18 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kCounters = 2000;
 constexpr int kSeedKeys = 300'000;
-
-template <typename Condition>
-bool PollFor(seconds timeout, Condition condition) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return true;
-}
 
 size_t Count(const std::string& text, const std::string& what) {
   size_t count = 0;
@@ -95,7 +84,7 @@ TEST(RedisSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce
 
   RedisCounterLoad counters(*servers.source, kCounters);
   RedisMixedLoad mixed(*servers.source);
-  ASSERT_TRUE(PollFor(seconds(30), [&] { return counters.transactions() >= 20; }));
+  ASSERT_TRUE(PollUntil(seconds(30), [&] { return counters.transactions() >= 20; }));
 
   const std::vector<std::string> args = {"--source", RedisAllDatabases(*servers.source), "--target",
                                          RedisAllDatabases(*servers.target)};
@@ -114,7 +103,7 @@ TEST(RedisSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce
     int delay_ms = 0;
     if (kills < 3) {
       // Strike inside the snapshot load: once the target is marked as loading.
-      PollFor(seconds(30), [&] {
+      PollUntil(seconds(30), [&] {
         return TargetHas(*servers.target, "_tandem:loading:sync") || !sync.Running();
       });
       delay_ms = std::uniform_int_distribution<int>(0, 300)(random);
@@ -122,7 +111,7 @@ TEST(RedisSyncCliKill, KilledAtRandomMomentsResumesWithEveryIncrementExactlyOnce
       // A load cannot resume half-way (a new full resync starts over), so on a busy machine
       // random kills could strike every reload before it ends: the rest strike at random moments
       // once this run streams (a run that resumes with a partial resync gets there at once).
-      PollFor(seconds(120), [&] {
+      PollUntil(seconds(120), [&] {
         return sync.Log().find("streaming changes", log_before) != std::string::npos ||
                !sync.Running();
       });

@@ -15,6 +15,7 @@
 #include "tests/connectors/redis/redis_every_encoding.h"
 #include "tests/harness/redis_client.h"
 #include "tests/harness/subprocess.h"
+#include "tests/harness/wait.h"
 #include "tests/tools/redis_sync_support.h"
 #include "tests/tools/run_tandem.h"
 #include "tests/tools/sync_cli_support.h"
@@ -25,26 +26,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
-
-template <typename Condition>
-bool PollFor(seconds timeout, Condition condition) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return true;
-}
-
-void ExpectOneLineExitTwo(const CommandOutcome& outcome, const std::string& expected) {
-  EXPECT_EQ(outcome.exit_code, 2) << outcome.out << outcome.err;
-  EXPECT_FALSE(outcome.timed_out);
-  EXPECT_NE(outcome.err.find(expected), std::string::npos) << outcome.err;
-  ASSERT_FALSE(outcome.err.empty());
-  EXPECT_EQ(outcome.err.find('\n'), outcome.err.size() - 1) << "not one line: " << outcome.err;
-}
 
 int64_t TotalKeys(const RedisServer& server) {
   int64_t keys = 0;
@@ -68,7 +49,7 @@ TEST(RedisSyncCli, FullSyncOfEveryEncodingThenLiveLoadThroughARestartIsConsisten
                                          RedisAllDatabases(*servers.target)};
   {
     SyncProcess sync(args, log_path);
-    ASSERT_TRUE(PollFor(seconds(180), [&] {
+    ASSERT_TRUE(PollUntil(seconds(180), [&] {
       return sync.Log().find("streaming changes") != std::string::npos || !sync.Running();
     })) << sync.Log();
     ASSERT_TRUE(sync.Running()) << sync.Log();
@@ -156,7 +137,7 @@ TEST(RedisSyncCli, ReplicaSourceKeepsTheStreamsDatabaseAndOneRunHoldsTheStream) 
                                          RedisAllDatabases(*servers.target)};
   {
     SyncProcess sync(args, log_path);
-    ASSERT_TRUE(PollFor(seconds(60), [&] {
+    ASSERT_TRUE(PollUntil(seconds(60), [&] {
       return sync.Log().find("streaming changes") != std::string::npos || !sync.Running();
     })) << sync.Log();
     // The primary sends no SELECT: its replica's stream is still in database 3.

@@ -1,6 +1,7 @@
 #include "tests/tools/run_tandem.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -92,6 +93,14 @@ int LineCount(const std::string& text) {
     ++lines;
   }
   return lines;
+}
+
+void ExpectOneLineExitTwo(const CommandOutcome& outcome, const std::string& expected) {
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.out << outcome.err;
+  EXPECT_FALSE(outcome.timed_out);
+  EXPECT_NE(outcome.err.find(expected), std::string::npos) << outcome.err;
+  ASSERT_FALSE(outcome.err.empty());
+  EXPECT_EQ(outcome.err.find('\n'), outcome.err.size() - 1) << "not one line: " << outcome.err;
 }
 
 }  // namespace tandem::testing

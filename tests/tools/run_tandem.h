@@ -17,6 +17,10 @@ struct CommandOutcome {
   bool timed_out = false;
 };
 
+// Expects exit code 2 with exactly one line on stderr containing `expected` (the contract for
+// bad input: one clear error line, exit 2).
+void ExpectOneLineExitTwo(const CommandOutcome& outcome, const std::string& expected);
+
 // Runs `TANDEM_BINARY_PATH args...` with `env` ("NAME=value") added to the environment.
 CommandOutcome RunTandem(const std::vector<std::string>& args,
                          const std::vector<std::string>& env = {},

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/harness/wait.h"
 #include "tests/tools/postgres_sync_support.h"
 #include "tests/tools/redis_sync_support.h"
 #include "tests/tools/run_tandem.h"
@@ -28,25 +29,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
-
-bool PollFor(seconds timeout, const std::function<bool()>& condition) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return true;
-}
-
-void ExpectOneLineExitTwo(const CommandOutcome& outcome, const std::string& expected) {
-  EXPECT_EQ(outcome.exit_code, 2) << outcome.out << outcome.err;
-  EXPECT_FALSE(outcome.timed_out);
-  EXPECT_NE(outcome.err.find(expected), std::string::npos) << outcome.err;
-  ASSERT_FALSE(outcome.err.empty());
-  EXPECT_EQ(outcome.err.find('\n'), outcome.err.size() - 1) << "not one line: " << outcome.err;
-}
 
 bool StreamStarted(SyncProcess& sync) {
   return sync.Log().find("streaming changes") != std::string::npos || !sync.Running();
@@ -97,7 +79,7 @@ TEST(SyncFromNowCli, MariaDbStreamsOnlyWhatFollowsTheStartThroughAKill) {
   const std::string log_path = servers.dir->path() + "/sync.log";
   {
     SyncProcess sync(args, log_path);
-    ASSERT_TRUE(PollFor(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
+    ASSERT_TRUE(PollUntil(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
     ASSERT_TRUE(sync.Running()) << sync.Log();
     EXPECT_NE(sync.Log().find("--from-now: stream 'sync' starts at mysql:"), std::string::npos)
         << sync.Log();
@@ -107,7 +89,7 @@ TEST(SyncFromNowCli, MariaDbStreamsOnlyWhatFollowsTheStartThroughAKill) {
     InsertMySqlRows(*servers.source, 101, 130, "after-start");
     servers.source->Execute("UPDATE fn.t SET v = 'updated-after-start' WHERE id = 2");
     servers.source->Execute("DELETE FROM fn.t WHERE id = 3");
-    ASSERT_TRUE(PollFor(seconds(60), [&] {
+    ASSERT_TRUE(PollUntil(seconds(60), [&] {
       return CountRows(*servers.target, "`fn`.`t` WHERE id BETWEEN 101 AND 130") == 30 &&
              CountRows(*servers.target, "`fn`.`t` WHERE id = 3") == 0;
     })) << sync.Log();
@@ -193,7 +175,7 @@ TEST(SyncFromNowCli, PostgresStreamsOnlyWhatFollowsTheSlotThroughAKill) {
   const std::string log_path = servers.dir->path() + "/sync.log";
   {
     SyncProcess sync(args, log_path);
-    ASSERT_TRUE(PollFor(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
+    ASSERT_TRUE(PollUntil(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
     ASSERT_TRUE(sync.Running()) << sync.Log();
     EXPECT_NE(sync.Log().find("(no snapshot)"), std::string::npos) << sync.Log();
     EXPECT_NE(sync.Log().find("--from-now: stream 'sync' starts at pg:"), std::string::npos)
@@ -204,7 +186,7 @@ TEST(SyncFromNowCli, PostgresStreamsOnlyWhatFollowsTheSlotThroughAKill) {
         "INSERT INTO public.fn SELECT g, 'after-start' FROM generate_series(101, 130) g");
     servers.source->Execute("UPDATE public.fn SET v = 'updated-after-start' WHERE id = 2");
     servers.source->Execute("DELETE FROM public.fn WHERE id = 3");
-    ASSERT_TRUE(PollFor(seconds(60), [&] {
+    ASSERT_TRUE(PollUntil(seconds(60), [&] {
       return PostgresCount(*servers.target, "id BETWEEN 101 AND 130") == 30 &&
              PostgresCount(*servers.target, "id = 3") == 0;
     })) << sync.Log();
@@ -273,7 +255,7 @@ TEST(SyncFromNowCli, RedisContinuesFromTheOffsetInTheRightDatabasesThroughAKill)
   const std::string log_path = servers.dir->path() + "/sync.log";
   {
     SyncProcess sync(args, log_path);
-    ASSERT_TRUE(PollFor(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
+    ASSERT_TRUE(PollUntil(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
     ASSERT_TRUE(sync.Running()) << sync.Log();
     EXPECT_NE(sync.Log().find("--from-now: stream 'back' starts at redis:"), std::string::npos)
         << sync.Log();
@@ -284,7 +266,7 @@ TEST(SyncFromNowCli, RedisContinuesFromTheOffsetInTheRightDatabasesThroughAKill)
     servers.source->Command({"SET", "after:db3", "three"}, 3);
     servers.source->Command({"INCRBY", "counter", "7"}, 3);
     servers.source->Command({"INCRBY", "counter", "11"}, 0);
-    ASSERT_TRUE(PollFor(seconds(60), [&] {
+    ASSERT_TRUE(PollUntil(seconds(60), [&] {
       return servers.target->Command({"GET", "after:db3"}, 3) == "three" &&
              servers.target->Command({"GET", "counter"}, 0) == "11";
     })) << sync.Log();
