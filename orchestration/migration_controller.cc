@@ -366,6 +366,22 @@ struct MigrationController::Impl {
       return engine::Status::Ok();
     }
     EnsureLinks();
+    // A forward stream of a datastore whose writes are on the new side would replay the old side's
+    // log (the reverse stream's writes among it) over newer writes on the new side.
+    for (const DatastorePlan& datastore : plan.datastores) {
+      if (!datastore.writer || !haproxy) continue;
+      auto on_new = WritesOnNewSide(datastore, *haproxy);
+      if (!on_new.ok()) return on_new.status();
+      if (*on_new) {
+        return engine::FailedPrecondition(
+            "datastore " + datastore.name + ": HAProxy backend " +
+            datastore.writer->haproxy_backend + " sends its writes to the new side (" +
+            datastore.writer->new_server + " in, " + datastore.writer->old_server +
+            " out), so its stream old -> new must not run again: it would overwrite newer writes; "
+            "keep the reverse stream running (tandem sync --from-now, stream " +
+            datastore.name + ".reverse) until a rollback or the end of the migration");
+      }
+    }
     for (auto& link : links) {
       engine::Status started = link->StartStream();
       if (!started.ok()) {
@@ -1284,6 +1300,22 @@ struct MigrationController::Impl {
     }
     Record(journal.SetRunState(run_id, RunState::kRunning));
     Emit({{"state", options.resume ? "resumed" : "started"}, {"run", run_id}});
+    if (options.resume) {
+      // The writes already moved: their reverse streams keep the old sides current again.
+      for (const RunStep& step : steps) {
+        if (step.kind != StepKind::kWrites) continue;
+        auto done = journal.FindStep(run_id, step.name);
+        if (!done.ok()) return done.status();
+        if (!*done || (*done)->state != StepState::kDone) continue;
+        EnsureLinks();
+        for (size_t i = 0; i < plan.datastores.size(); ++i) {
+          if (&plan.datastores[i] != step.datastore || !reverse_links[i]) continue;
+          if (engine::Status started = reverse_links[i]->StartStream(); !started.ok()) {
+            return started;
+          }
+        }
+      }
+    }
 
     std::optional<Phase> approved_phase;
     for (const RunStep& step : steps) {

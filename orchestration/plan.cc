@@ -304,14 +304,30 @@ class PlanReader {
         plan.traffic = ReadTraffic(Scope{*table, "traffic"});
       }
     }
-    for (size_t i = 0; i < plan.datastores.size() && traffic == nullptr; ++i) {
-      if (!plan.datastores[i].writer) continue;
+    std::vector<std::string> writer_backends;
+    for (size_t i = 0; i < plan.datastores.size(); ++i) {
+      const DatastorePlan& datastore = plan.datastores[i];
+      if (!datastore.writer) continue;
       toml::source_position where{};
-      where.line = static_cast<toml::source_index>(plan.datastores[i].line);
+      where.line = static_cast<toml::source_index>(datastore.line);
       where.column = 1;
-      Report(where, "datastore.writer",
-             "the writer backend lives in the HAProxy of [traffic], and the plan has none; add a "
-             "[traffic] section (haproxy, backend, old, new) or remove writer");
+      const std::string& backend = datastore.writer->haproxy_backend;
+      if (traffic == nullptr) {
+        Report(where, "datastore.writer",
+               "the writer backend lives in the HAProxy of [traffic], and the plan has none; add a "
+               "[traffic] section (haproxy, backend, old, new) or remove writer");
+      } else if (plan.traffic && backend == plan.traffic->backend) {
+        Report(where, "datastore.writer",
+               "haproxy_backend " + backend +
+                   " is the [traffic] backend, whose weights phase 4 moves (it would send writes "
+                   "to both databases); name the TCP backend applications write through");
+      } else if (std::find(writer_backends.begin(), writer_backends.end(), backend) !=
+                 writer_backends.end()) {
+        Report(where, "datastore.writer",
+               "haproxy_backend " + backend +
+                   " is the writer backend of another datastore; each datastore needs its own");
+      }
+      writer_backends.push_back(backend);
     }
     if (const toml::node* node = scope.table.get("dns")) {
       if (const toml::table* table = TableOf(*node, "dns", "[dns]")) {

@@ -99,6 +99,16 @@ class SubSteps {
   engine::Status Done(const std::string& name, nlohmann::json data = nlohmann::json::object()) {
     const int64_t ms = MillisecondsSince(started_);
     (*detail_)["sub_steps"].push_back({{"name", name}, {"ms", ms}});
+    return Journal(name, std::move(data), ms);
+  }
+
+  // Journals that a sub-step is about to change something (no entry in the detail).
+  engine::Status Intent(const std::string& name) {
+    return Journal(name, nlohmann::json::object(), MillisecondsSince(started_));
+  }
+
+ private:
+  engine::Status Journal(const std::string& name, nlohmann::json data, int64_t ms) {
     if (!ports_.record) return engine::Status::Ok();
     data["datastore"] = datastore_.name;
     data["direction"] = direction_;
@@ -108,13 +118,25 @@ class SubSteps {
     return ports_.record(data);
   }
 
- private:
   const DatastorePlan& datastore_;
   const WriteCutoverPorts& ports_;
   const char* direction_;
   nlohmann::json* detail_;
   Clock::time_point started_ = Clock::now();
 };
+
+// Whether an attempt journaled the writer switch of this datastore (its intent or its completion).
+bool SwitchJournaled(const DatastorePlan& datastore, const WriteCutoverPorts& ports) {
+  for (const nlohmann::json& entry : ports.recorded) {
+    const std::string sub_step = entry.value("sub_step", "");
+    if (entry.value("datastore", "") == datastore.name &&
+        entry.value("direction", "") == kCutover &&
+        (sub_step == "switch" || sub_step == "switching")) {
+      return true;
+    }
+  }
+  return false;
+}
 
 // When an earlier attempt of this datastore's cutover first froze the old side, if it did.
 std::optional<std::chrono::system_clock::time_point> FirstFreeze(const DatastorePlan& datastore,
@@ -175,6 +197,17 @@ std::string TimeoutProblem(const engine::Status& status, const std::string& what
 
 }  // namespace
 
+engine::Result<bool> WritesOnNewSide(const DatastorePlan& datastore,
+                                     const HaproxyRuntime& haproxy) {
+  if (!datastore.writer) return false;
+  const WriterRoute& route = *datastore.writer;
+  TANDEM_ASSIGN_OR_RETURN(WriterServer old_server,
+                          ReadWriterServer(haproxy, route.haproxy_backend, route.old_server));
+  TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
+                          ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
+  return new_server.in && !old_server.in;
+}
+
 DatastorePlan ReversePlan(const DatastorePlan& datastore) {
   DatastorePlan reverse = datastore;
   reverse.name = datastore.name + ".reverse";
@@ -202,6 +235,16 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
   TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
                           ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
   if (new_server.in && !old_server.in) {
+    if (!SwitchJournaled(datastore, ports)) {
+      // Not this cutover's doing: the writes may have gone to the new side without a freeze, a
+      // drain or a verify. Nothing is touched.
+      result.problem =
+          "HAProxy backend " + route.haproxy_backend + " already sends the writes of " +
+          datastore.name + " to " + route.new_server + " (" + route.old_server +
+          " out), but no cutover of this run switched them: put " + route.old_server + " in and " +
+          route.new_server + " out (state maint) and check both sides before running the cutover";
+      return result;
+    }
     result.detail["already_switched"] = true;
     ports.forward->Stop();
     TANDEM_RETURN_IF_ERROR(ports.reverse->StartStream());
@@ -287,6 +330,7 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
 
   // 5. switch
   steps.Begin();
+  TANDEM_RETURN_IF_ERROR(steps.Intent("switching"));  // a crash after PutIn resumes as switched
   TANDEM_RETURN_IF_ERROR(PutIn(haproxy, route.haproxy_backend, route.new_server));
   const auto switched_at = std::chrono::system_clock::now();
   const int64_t pause_ms =

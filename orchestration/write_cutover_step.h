@@ -31,10 +31,13 @@
 // enters it only after the old one left it and was frozen.
 //
 // Re-running after a crash at any point is safe: the live state is read first. new_server in and
-// old_server out: the switch happened; only the reverse stream is started again (it resumes from
-// its checkpoint) and the step is done. Otherwise every sub-step is run again (each is idempotent:
-// freezing a frozen side, taking a server out twice, a drain already complete, a reverse stream
-// with a checkpoint); the write pause is measured from the first journaled freeze.
+// old_server out: the switch happened when the journal shows this run's switch (or its intent,
+// journaled before new_server goes in); only the reverse stream is started again (it resumes from
+// its checkpoint) and the step is done. Without such a record the writes went to the new side
+// some other way (no freeze, drain or verify): the step stops (`problem`), touching nothing.
+// Otherwise every sub-step is run again (each is idempotent: freezing a frozen side, taking a
+// server out twice, a drain already complete, a reverse stream with a checkpoint); the write pause
+// is measured from the first journaled freeze.
 //
 // RevertWrites, the inverse, from whatever state a cutover left:
 //   - switched (new_server in): freeze the new side, new_server out and its sessions shut down,
@@ -108,6 +111,10 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
 engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
                                                 const WriteCutoverPorts& ports,
                                                 const WriteCutoverOptions& options);
+
+// Whether the writer backend of `datastore` sends its writes to the new side (new_server in,
+// old_server out). false without a writer route. Errors: HAProxy's.
+engine::Result<bool> WritesOnNewSide(const DatastorePlan& datastore, const HaproxyRuntime& haproxy);
 
 // The reverse stream's plan: source and target exchanged, named "<datastore>.reverse".
 DatastorePlan ReversePlan(const DatastorePlan& datastore);

@@ -253,6 +253,30 @@ writer = { haproxy_backend = "kv_db", old = "old", new = "new" }
       << plan.status().message();
 }
 
+// A writer backend that is the traffic backend (phase 4 would weight the new database in) or
+// another datastore's is refused.
+TEST(Plan, WriterBackendMustBeItsOwn) {
+  auto same_as_traffic =
+      ParsePlan(Replace(Sample(), "haproxy_backend = \"orders_db\"", "haproxy_backend = \"app\""),
+                "shop.toml");
+  ASSERT_FALSE(same_as_traffic.ok());
+  EXPECT_NE(same_as_traffic.status().message().find(
+                "datastore.writer: haproxy_backend app is the [traffic] backend"),
+            std::string::npos)
+      << same_as_traffic.status().message();
+
+  const std::string second =
+      "[[datastore]]\nname = \"more\"\nsource = \"mysql://tandem@10.0.0.6:3306/shop\"\n"
+      "target = \"mysql://tandem@10.0.1.6:3306/shop\"\n"
+      "writer = { haproxy_backend = \"orders_db\", old = \"old2\", new = \"new2\" }\n\n";
+  auto shared = ParsePlan(Replace(Sample(), "[traffic]", second + "[traffic]"), "shop.toml");
+  ASSERT_FALSE(shared.ok());
+  EXPECT_NE(shared.status().message().find(
+                "haproxy_backend orders_db is the writer backend of another datastore"),
+            std::string::npos)
+      << shared.status().message();
+}
+
 TEST(Plan, MinimalTrafficPlanGetsTheDefaults) {
   auto plan = ParsePlan(R"(name = "web"
 [traffic]

@@ -402,6 +402,24 @@ TEST_F(MariaDbWriteCutover, WritesMoveToNewAndBackWithNothingLost) {
   WritesMoveToNewAndBackWithNothingLost();
 }
 
+// A writer backend that already sends the writes to the new side, with no switch of this run in
+// the journal, is not taken for a finished cutover: nothing was frozen, drained or verified. The
+// step stops and touches nothing.
+TEST_F(MariaDbWriteCutover, WritesOnTheNewSideWithoutThisRunsSwitchAreRefused) {
+  ASSERT_TRUE(runtime_->SetWeight(kBackend, "new", 1).ok());
+  ASSERT_TRUE(runtime_->SetServerState(kBackend, "old", "maint").ok());
+  auto cutover = CutOverWrites(plan_, Ports(), WriteCutoverOptions{});
+  ASSERT_TRUE(cutover.ok()) << cutover.status().ToString();
+  EXPECT_FALSE(cutover->switched);
+  EXPECT_NE(cutover->problem.find("no cutover of this run switched them"), std::string::npos)
+      << cutover->problem;
+  EXPECT_EQ(*old_->QueryScalar("SELECT @@global.read_only"), "0");
+  EXPECT_TRUE(journal_.empty());
+  auto on_new = WritesOnNewSide(plan_, *runtime_);
+  ASSERT_TRUE(on_new.ok());
+  EXPECT_TRUE(*on_new);
+}
+
 // --- PostgreSQL ------------------------------------------------------------------------------
 
 class PostgresWriteCutover : public WriteCutoverTest {

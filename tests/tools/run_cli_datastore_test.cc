@@ -274,6 +274,17 @@ TEST(RunCliDatastores, TheWritesOfAMariaDbDatastoreMoveToTheNewSideAtCutover) {
   EXPECT_EQ(*target->QueryScalar("SELECT COUNT(*) FROM shop.items"), std::to_string(kRows + 1));
   AppThroughHaproxy(rig).Execute("INSERT INTO items VALUES (1002, 'after', 1)");
   EXPECT_EQ(*target->QueryScalar("SELECT name FROM shop.items WHERE id = 1002"), "after");
+
+  // A new run of the plan must not stream old -> new again: the old side's log would overwrite
+  // newer writes on the new side. It stops at the sync step, saying why.
+  AppThroughHaproxy(rig).Execute("UPDATE items SET qty = 77 WHERE id = 7");
+  TandemProcess again({"run", plan, "--format", "json"}, plan + ".again.log");
+  std::optional<int> again_exit = again.WaitForExit(seconds(120));
+  ASSERT_TRUE(again_exit.has_value()) << again.Log();
+  EXPECT_EQ(*again_exit, 1) << again.Log();
+  EXPECT_NE(again.Log().find("its stream old -> new must not run again"), std::string::npos)
+      << again.Log();
+  EXPECT_EQ(*target->QueryScalar("SELECT qty FROM shop.items WHERE id = 7"), "77");
 }
 
 // Waits until the weights give the new servers `percent`, or the run ends.
