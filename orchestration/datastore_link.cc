@@ -674,6 +674,18 @@ StreamProgress DatastoreLink::Progress() {
   return progress;
 }
 
+void DatastoreLink::StopLagMonitor() {
+  std::shared_ptr<lag::LagMonitor> monitor;
+  {
+    std::lock_guard<std::mutex> lock(lag_mu_);
+    monitor = std::move(monitor_);
+    monitor_.reset();
+  }
+  if (monitor != nullptr) {
+    monitor->Stop();
+  }
+}
+
 std::optional<lag::LagSnapshot> DatastoreLink::Lag(std::string* why) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -161,6 +161,11 @@ class DatastoreLink {
   // measurement yet (not started, or opening failed: `why` gets the reason when given).
   std::optional<lag::LagSnapshot> Lag(std::string* why = nullptr);
 
+  // Stops the lag measurement (its heartbeat writer on the source) until the next Lag() call. The
+  // cutover calls it before freezing the source: a heartbeat write into a frozen Redis blocks until
+  // the pause ends, and stopping the stream afterwards would wait for it. Idempotent.
+  void StopLagMonitor();
+
   // A full verification of source against target: checksum::Verify (SQL, one thread) or
   // checksum::VerifyRedis. tandem sync's target is no native replica, so verify's own live
   // re-check does not apply to SQL; instead a verification that found differences waits until the

@@ -258,8 +258,9 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
     TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
   }
 
-  // 1. freeze
+  // 1. freeze (the forward stream's heartbeats stop first: a frozen source would block them)
   steps.Begin();
+  ports.forward->StopLagMonitor();
   const auto frozen_at = FirstFreeze(datastore, ports).value_or(std::chrono::system_clock::now());
   TANDEM_ASSIGN_OR_RETURN(SideFreeze old_side,
                           SideFreeze::Open(ports.open_database, datastore.source));
@@ -365,6 +366,7 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
     engine::FreezeOptions freeze_options;
     freeze_options.lock_wait = options.lock_wait;
     freeze_options.hold = options.redis_pause_hold;
+    ports.reverse->StopLagMonitor();
     TANDEM_ASSIGN_OR_RETURN(engine::FreezeReport frozen, new_side->Freeze(freeze_options));
     TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
     TANDEM_RETURN_IF_ERROR(steps.Done("freeze new", {{"freeze", frozen.detail}}));

@@ -251,6 +251,9 @@ class WriteCutoverTest : public ::testing::Test {
     ASSERT_TRUE(forward_->StartStream().ok());
     ASSERT_NO_FATAL_FAILURE(WaitForForwardCatchUp());
     ASSERT_EQ(Ids(Side::kNew).size(), 200u) << "the forward stream's copy is incomplete";
+    // The lag measurement runs, as in `tandem run` (its heartbeats write into the old side, which
+    // the freeze will block).
+    ASSERT_TRUE(PollUntil(milliseconds(20'000), [&] { return forward_->Lag().has_value(); }));
     AppWriter writer(App(), haproxy_->frontend_port(kBackend), 1000);
     ASSERT_TRUE(PollUntil(milliseconds(20'000), [&] { return writer.acknowledged() > 300; }));
 
