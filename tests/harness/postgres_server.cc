@@ -305,7 +305,12 @@ void PostgresServer::WaitForStandbyCatchUp(const PostgresServer& primary,
   if (!is_standby_) {
     throw std::runtime_error("WaitForStandbyCatchUp on " + dir_ + ", which is not a standby");
   }
-  const std::string lsn = primary.QueryScalar("SELECT pg_current_wal_lsn()", "postgres").value();
+  // The insert position, not pg_current_wal_lsn(): with synchronous_commit off a commit is
+  // acknowledged before its WAL is written, and the write position would leave it out (a standby
+  // "caught up" to it then lacked a table just created; the WAL writer flushes it within
+  // wal_writer_delay, and the standby replays it then).
+  const std::string lsn =
+      primary.QueryScalar("SELECT pg_current_wal_insert_lsn()", "postgres").value();
   PostgresClient client = ConnectAdmin("postgres");
   const std::string check = "SELECT pg_last_wal_replay_lsn() >= " + PostgresQuote(lsn) + "::pg_lsn";
   std::optional<std::string> replayed;

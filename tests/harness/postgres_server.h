@@ -96,7 +96,8 @@ class PostgresServer {
   std::optional<std::string> QueryScalar(const std::string& sql,
                                          const std::string& database = "tandem") const;
 
-  // Standby only: waits until it has replayed the primary's WAL up to the primary's current LSN.
+  // Standby only: waits until it has replayed the primary's WAL up to its insert position now
+  // (every commit acknowledged so far, synchronous_commit off included).
   void WaitForStandbyCatchUp(const PostgresServer& primary,
                              std::chrono::milliseconds timeout = kDefaultServerTimeout) const;
 
