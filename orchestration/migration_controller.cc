@@ -345,6 +345,12 @@ struct MigrationController::Impl {
 
   // --- datastores ---
 
+  // Where `datastore` (a pointer into plan.datastores, as RunStep holds it) sits in `links` and
+  // `reverse_links`.
+  size_t LinkIndex(const DatastorePlan* datastore) const {
+    return static_cast<size_t>(datastore - plan.datastores.data());
+  }
+
   // The links, created once, none started.
   void EnsureLinks() {
     if (!links.empty()) return;
@@ -597,8 +603,7 @@ struct MigrationController::Impl {
   engine::Result<StepResult> RunWrites(const RunStep& step) {
     StepResult result;
     EnsureLinks();
-    size_t index = 0;
-    while (&plan.datastores[index] != step.datastore) ++index;
+    const size_t index = LinkIndex(step.datastore);
     auto recorded = journal.Samples(run_id, kWriteCutover);
     if (!recorded.ok()) return recorded.status();
     WriteCutoverPorts ports;
@@ -716,11 +721,7 @@ struct MigrationController::Impl {
     StepResult result;
     engine::Status started = StartStreams();
     if (!started.ok()) return started;
-    DatastoreLink* link = nullptr;
-    for (size_t i = 0; i < plan.datastores.size(); ++i) {
-      if (&plan.datastores[i] == step.datastore) link = links[i].get();
-    }
-    if (link == nullptr) return engine::Internal("no link for step " + step.name);
+    DatastoreLink* link = links[LinkIndex(step.datastore)].get();
 
     // The copy.
     int64_t last_copied = -1;
@@ -1308,12 +1309,8 @@ struct MigrationController::Impl {
         if (!done.ok()) return done.status();
         if (!*done || (*done)->state != StepState::kDone) continue;
         EnsureLinks();
-        for (size_t i = 0; i < plan.datastores.size(); ++i) {
-          if (&plan.datastores[i] != step.datastore || !reverse_links[i]) continue;
-          if (engine::Status started = reverse_links[i]->StartStream(); !started.ok()) {
-            return started;
-          }
-        }
+        DatastoreLink* reverse = reverse_links[LinkIndex(step.datastore)].get();
+        if (engine::Status started = reverse->StartStream(); !started.ok()) return started;
       }
     }
 

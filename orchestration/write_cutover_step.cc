@@ -24,24 +24,30 @@ int64_t MillisecondsSince(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
 
-// Where a server of the writer backend stands: in (ready, weight > 0) or not.
-struct WriterServer {
-  bool in = false;
-  int64_t weight = 0;
+// Where the two servers of a writer backend stand: in (ready, weight > 0) or not. One `show stat`.
+struct WriterServers {
+  bool old_in = false;
+  bool new_in = false;
+  // The writes go to the new side: new in, old out.
+  bool on_new() const { return new_in && !old_in; }
 };
 
-engine::Result<WriterServer> ReadWriterServer(const HaproxyRuntime& haproxy,
-                                              const std::string& backend,
-                                              const std::string& server) {
-  TANDEM_ASSIGN_OR_RETURN(std::vector<HaproxyServerStats> servers, haproxy.ShowStat(backend));
+engine::Result<WriterServers> ReadWriterServers(const HaproxyRuntime& haproxy,
+                                                const WriterRoute& route) {
+  TANDEM_ASSIGN_OR_RETURN(std::vector<HaproxyServerStats> servers,
+                          haproxy.ShowStat(route.haproxy_backend));
+  std::optional<bool> old_in, new_in;
   for (const HaproxyServerStats& stats : servers) {
-    if (stats.server != server) continue;
-    WriterServer state;
-    state.weight = stats.weight;
-    state.in = stats.status.find("MAINT") == std::string::npos && stats.weight > 0;
-    return state;
+    const bool in = stats.status.find("MAINT") == std::string::npos && stats.weight > 0;
+    if (stats.server == route.old_server) old_in = in;
+    if (stats.server == route.new_server) new_in = in;
   }
-  return engine::NotFound("HAProxy backend " + backend + " has no server " + server);
+  const std::string* missing = !old_in ? &route.old_server : !new_in ? &route.new_server : nullptr;
+  if (missing != nullptr) {
+    return engine::NotFound("HAProxy backend " + route.haproxy_backend + " has no server " +
+                            *missing);
+  }
+  return WriterServers{*old_in, *new_in};
 }
 
 // Takes `server` out of the writer backend and ends its sessions: clients reconnect and find
@@ -200,12 +206,8 @@ std::string TimeoutProblem(const engine::Status& status, const std::string& what
 engine::Result<bool> WritesOnNewSide(const DatastorePlan& datastore,
                                      const HaproxyRuntime& haproxy) {
   if (!datastore.writer) return false;
-  const WriterRoute& route = *datastore.writer;
-  TANDEM_ASSIGN_OR_RETURN(WriterServer old_server,
-                          ReadWriterServer(haproxy, route.haproxy_backend, route.old_server));
-  TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
-                          ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
-  return new_server.in && !old_server.in;
+  TANDEM_ASSIGN_OR_RETURN(WriterServers servers, ReadWriterServers(haproxy, *datastore.writer));
+  return servers.on_new();
 }
 
 DatastorePlan ReversePlan(const DatastorePlan& datastore) {
@@ -230,11 +232,8 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
 
   // A crash after the switch: the writers are on the new side already; only the reverse stream
   // has to run again.
-  TANDEM_ASSIGN_OR_RETURN(WriterServer old_server,
-                          ReadWriterServer(haproxy, route.haproxy_backend, route.old_server));
-  TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
-                          ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
-  if (new_server.in && !old_server.in) {
+  TANDEM_ASSIGN_OR_RETURN(WriterServers servers, ReadWriterServers(haproxy, route));
+  if (servers.on_new()) {
     if (!SwitchJournaled(datastore, ports)) {
       // Not this cutover's doing: the writes may have gone to the new side without a freeze, a
       // drain or a verify. Nothing is touched.
@@ -252,7 +251,7 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
     return result;
   }
   result.detail["already_switched"] = false;
-  if (new_server.in) {
+  if (servers.new_in) {
     // Both in: never produced by a cutover (the new server enters after the old one left). Take
     // the new one out before anything else, so the state is one a freeze can start from.
     TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
@@ -353,14 +352,13 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
   WriteCutoverResult result;
   SubSteps steps(datastore, ports, kRevert, &result.detail);
 
-  TANDEM_ASSIGN_OR_RETURN(WriterServer new_server,
-                          ReadWriterServer(haproxy, route.haproxy_backend, route.new_server));
+  TANDEM_ASSIGN_OR_RETURN(WriterServers servers, ReadWriterServers(haproxy, route));
   TANDEM_ASSIGN_OR_RETURN(SideFreeze new_side,
                           SideFreeze::Open(ports.open_database, datastore.target));
   TANDEM_ASSIGN_OR_RETURN(engine::WriteFreezeState new_state, new_side->State());
   steps.Begin();
   const auto frozen_at = std::chrono::system_clock::now();
-  if (new_server.in || new_state.frozen) {
+  if (servers.new_in || new_state.frozen) {
     // The new side took writes (or an earlier revert froze it): freeze it, take it out, and drain
     // everything it acknowledged into the old side.
     engine::FreezeOptions freeze_options;

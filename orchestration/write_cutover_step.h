@@ -75,8 +75,9 @@ struct WriteCutoverPorts {
   // Journals one sub-step: {"datastore", "direction": "cutover"|"revert", "sub_step", "at" (ISO
   // UTC), ...}. Optional.
   std::function<engine::Status(const nlohmann::json&)> record;
-  // What earlier attempts journaled (every run of the plan), oldest first: the first "freeze"
-  // gives the start of the write pause on a resumed cutover.
+  // What earlier attempts of this run journaled through `record`, oldest first: the first
+  // "freeze" gives the start of the write pause on a resumed cutover, a "switch" (or its intent,
+  // "switching") makes a writer backend found on the new side count as this run's switch.
   std::vector<nlohmann::json> recorded;
 };
 
