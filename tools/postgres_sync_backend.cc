@@ -238,6 +238,28 @@ class PostgresSyncBackend : public SyncBackend {
     return engine::Position(point);
   }
 
+  // --checkpoint-now: with the slot in place, everything in the WAL up to its insert position now
+  // counts as applied (the stream started there skips every transaction committed before it, and
+  // the slot's confirmed position moves up to it with the first acknowledgement). Without the
+  // slot, one is created as for --from-now.
+  engine::Result<engine::Position> PresentEnd(const SyncSelection& selection) override {
+    TANDEM_ASSIGN_OR_RETURN(std::optional<pg::ReplicationSlotInfo> slot,
+                            pg::ReadReplicationSlot(settings_.source, source_objects_));
+    if (!slot) return StartAtSourceEnd(selection);
+    TANDEM_RETURN_IF_ERROR(
+        pg::EnsurePublication(settings_.source, source_objects_, selection.stream_tables));
+    TANDEM_ASSIGN_OR_RETURN(auto source, pg::PostgresConnection::Connect(settings_.source));
+    TANDEM_ASSIGN_OR_RETURN(
+        pg::PgResult now, source->Query("reading the WAL insert position",
+                                        "SELECT pg_catalog.pg_current_wal_insert_lsn()::text", {}));
+    if (now.rows() != 1 || now.IsNull(0, 0)) {
+      return engine::Internal("reading the WAL insert position of " + settings_.source.Redacted() +
+                              " returned no row");
+    }
+    TANDEM_ASSIGN_OR_RETURN(engine::Lsn end, engine::ParseLsn(now.String(0, 0)));
+    return engine::Position(std::max(end, slot->confirmed_flush));
+  }
+
   engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(
       const SyncSelection& selection, const std::optional<engine::Checkpoint>& resume) override {
     if (!resume) {

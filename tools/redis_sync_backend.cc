@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -315,14 +316,20 @@ class RedisSyncBackend : public SyncBackend {
   // in database 0 (a race of microseconds, on a source written that busily). The two keys stay on
   // the source (tandem verify skips _tandem: keys): deleting them would put SELECTs into the
   // stream right after the start, which only hides the race, never closes it.
-  // Without a replication backlog on the source (no replica attached since it started, or
-  // repl-backlog-ttl passed) the offset does not advance and no PSYNC can continue from it: the
-  // first PSYNC gets +FULLRESYNC and the stream reloads the target from the source's snapshot,
-  // as any resume the backlog no longer covers does (Attach: FLUSHALL, then the load; nothing is
-  // lost, but it is a full copy), which is noted here.
+  // The offset is continuable only while the source has a replication backlog (without one the
+  // offset does not even advance, and a PSYNC from it gets +FULLRESYNC: Attach would FLUSHALL
+  // the target and reload it from the source's snapshot). A primary has none until a replica
+  // first asks it for a sync, nor repl-backlog-ttl after the last one left (the reverse stream's
+  // source, the new side of a cutover, typically never had one), so first EnsureBacklog makes
+  // the source create it. Only when that fails (the source refuses tandem as a replica, or does
+  // not show the backlog in time) does the stream start at an offset its first PSYNC cannot
+  // continue: then the full resync reloads the target (nothing is lost, but it is a full copy),
+  // which is noted here. The same happens when the stream first attaches more than
+  // repl-backlog-ttl after this (--checkpoint-now), the backlog freed meanwhile.
   engine::Result<engine::Position> StartAtSourceEnd(const SyncSelection& selection) override {
     (void)selection;
     TANDEM_ASSIGN_OR_RETURN(auto source, OpenDatabaseZero(settings_.source));
+    const std::optional<std::string> no_backlog = EnsureBacklog(*source);
     const std::string key = std::string(rd::kTandemKeyPrefix) + "from-now:" + settings_.stream;
     const std::string value = "written by tandem sync --from-now";
     const auto resp_bytes = [](const rd::Argv& argv) {
@@ -392,8 +399,10 @@ class RedisSyncBackend : public SyncBackend {
         if (backlog_missing_) {
           note_("the source " + settings_.source.Redacted() +
                 " has no replication backlog (no replica attached since it started, or "
-                "repl-backlog-ttl passed): the stream's first PSYNC will be answered with a full "
-                "resync, which reloads the target from the source's snapshot");
+                "repl-backlog-ttl passed) and tandem could not make it create one (" +
+                no_backlog.value_or("it was freed again at once") +
+                "): the stream's first PSYNC will be answered with a full resync, which reloads "
+                "the target from the source's snapshot");
         } else if (!single_database && !exact) {
           note_(
               "warning: other writes on the source kept interleaving with --from-now's "
@@ -498,6 +507,62 @@ class RedisSyncBackend : public SyncBackend {
       } while (cursor != "0" && user_keys == 0);
     }
     return user_keys;
+  }
+
+  // StartAtSourceEnd: makes the source (a primary) have a replication backlog. Redis creates one
+  // only as it takes a PSYNC it cannot continue from a replica while it has none (syncCommand:
+  // the backlog is created, under a new replication id, before the full resync's snapshot is
+  // even started), and keeps it while a replica is attached and for repl-backlog-ttl (3600 s by
+  // default) after the last one left. So tandem attaches for a moment: a ReplicationClient sends
+  // PSYNC ? -1 (with capa eof), INFO replication is read until repl_backlog_active:1, and the
+  // client is dropped without reading a reply or a snapshot. What that costs the source: the
+  // backlog's memory (repl-backlog-size, 1 MB by default), and, depending on its configuration,
+  // a snapshot it starts for the vanished replica. With repl-diskless-sync yes and
+  // repl-diskless-sync-delay > 0 (Redis 7's defaults) none: the fork waits for the delay and is
+  // never made once the replica is gone. With a delay of 0, or a disk-based sync (the default
+  // before Redis 7), it forks at once (a BGSAVE's cost: the fork, and copy-on-write memory while
+  // the child runs, until it finishes or the primary sees no replica waits for it and ends it:
+  // redis-server 7.0.15 ended it within 20 ms, disk-based or diskless). No variant of PSYNC
+  // (another id, another offset, SYNC) avoids this: they all take the same full resync path.
+  // Returns nullopt when the source has a backlog (it had one already, or it was created), else why
+  // not (for StartAtSourceEnd's note; it then goes on without one).
+  std::optional<std::string> EnsureBacklog(rd::Connection& source) {
+    auto info = ReadInfo(source, "replication");
+    if (!info.ok()) {
+      return info.status().message();
+    }
+    if (info->Get("role").value_or("") != "master" ||
+        info->GetInt("repl_backlog_active").value_or(0) != 0) {
+      return std::nullopt;  // a replica is refused by StartAtSourceEnd
+    }
+    auto replica = rd::ReplicationClient::Connect(settings_.source);
+    if (!replica.ok()) {
+      return replica.status().message();
+    }
+    if (Status sent = (*replica)->SendPsync(std::nullopt); !sent.ok()) {
+      return sent.message();
+    }
+    // The primary takes PSYNC as soon as it reads it (the REPLCONF replies before it were read);
+    // a PSYNC refused (ACL, rename-command) shows no backlog and ends this after the timeout.
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      info = ReadInfo(source, "replication");
+      if (!info.ok()) {
+        return info.status().message();
+      }
+      if (info->GetInt("repl_backlog_active").value_or(0) != 0) {
+        note_("the source " + settings_.source.Redacted() +
+              " had no replication backlog: tandem attached to it as a replica for a moment, "
+              "which made it create one (replication id " +
+              info->Get("master_replid").value_or("?") +
+              "), so that the stream continues from its offset by partial resync");
+        return std::nullopt;
+      }
+      if (Clock::now() >= deadline) {
+        return "no repl_backlog_active:1 in its INFO replication within 5 s of tandem's PSYNC";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 
   // Replaces every checkpoint row of the stream by one at `start`, in one MULTI.

@@ -16,10 +16,13 @@
 //                  chunks. PostgreSQL: slot with an exported snapshot, parallel COPY of key
 //                  ranges. Redis: PSYNC full resync, the RDB loaded as it arrives.
 //   ReadSourceEnd  SHOW MASTER STATUS / pg_current_wal_flush_lsn() / INFO master_repl_offset.
+//   PresentEnd     --checkpoint-now: where a handed-over stream resumes. Default StartAtSourceEnd;
+//                  PostgreSQL with its slot: pg_current_wal_insert_lsn().
 //   StartAtSourceEnd  --from-now, first start only (instead of CopyOnce): where the stream
 //                  starts. MySQL: ReadSourceEnd. PostgreSQL: the slot (and publication) created
 //                  without a snapshot, its consistent point. Redis: INFO's offset, made to stand
-//                  in database 0 by bookkeeping writes just before it.
+//                  in database 0 by bookkeeping writes just before it, after the source was made
+//                  to create a replication backlog if it had none (so PSYNC continues it).
 //   OpenStream     binlog dump as a replica / pgoutput from the slot / the PSYNC command stream
 //                  (partial resync from the checkpoint; full resync when the backlog lost it).
 //   OpenApplier    MySqlChangeApplier / PostgresChangeApplier / RedisChangeApplier.
@@ -68,6 +71,9 @@ struct SyncSettings {
   // --from-now: no initial copy (the target already holds the source's data); the first start
   // commits a checkpoint at StartAtSourceEnd() and streams from there. Default off.
   bool from_now = false;
+  // --checkpoint-now: the checkpoint committed at PresentEnd(), then exit (implies from_now's
+  // checks). Default off.
+  bool checkpoint_now = false;
   int64_t slot_wal_warning_bytes = int64_t{1} << 30;  // PostgreSQL: warn past this retention
   std::optional<std::chrono::milliseconds> duration;
   std::optional<uint16_t> metrics_port;
@@ -145,6 +151,15 @@ class SyncBackend {
   virtual engine::Result<engine::Position> StartAtSourceEnd(const SyncSelection& selection) {
     (void)selection;
     return ReadSourceEnd();
+  }
+
+  // --checkpoint-now: the source's present position, everything before it counting as applied
+  // (the target holds the source's data). Called after CheckSource, LockStream and Prepare.
+  // Default: StartAtSourceEnd (MySQL: the binlog end; Redis: the offset pinned to database 0;
+  // PostgreSQL without its slot: the slot created). PostgreSQL keeps an existing slot and answers
+  // the WAL insert position. Errors: the source's.
+  virtual engine::Result<engine::Position> PresentEnd(const SyncSelection& selection) {
+    return StartAtSourceEnd(selection);
   }
 
   // The change stream from `resume` (the target's checkpoint; nullopt: where the copy started).

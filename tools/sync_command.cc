@@ -43,7 +43,7 @@ constexpr char kCommand[] = "sync";
 constexpr char kUsage[] =
     "Usage: tandem sync --source URI --target URI [--table db.t ...] [--threads N]\n"
     "                   [--until-caught-up] [--duration S] [--metrics-port P] [--format F]\n"
-    "                   [--drop-slot] [--slot-wal-warning MB] [--from-now]\n"
+    "                   [--drop-slot] [--slot-wal-warning MB] [--from-now] [--checkpoint-now]\n"
     "\n"
     "Keeps the target a live copy of the source, MySQL/MariaDB -> MySQL/MariaDB, PostgreSQL ->\n"
     "PostgreSQL or Redis -> Redis (see below). SQL: copies the tables from a consistent snapshot\n"
@@ -89,10 +89,21 @@ constexpr char kUsage[] =
     "master_replid and master_repl_offset, pinned to database 0 by writing the key\n"
     "_tandem:from-now:<stream> in databases 1 and 0 of the source, where it stays), then streams\n"
     "every change committed after it, and nothing committed before it. Later starts resume from\n"
-    "the checkpoint as usual (--from-now then has no effect). Redis: when the source has no\n"
-    "replication backlog holding that offset (no replica attached since it started, or\n"
-    "repl-backlog-ttl passed), the first PSYNC is answered with a full resync, which reloads the\n"
-    "target from the source's snapshot (nothing is lost, but it is a full copy; said on stdout).\n"
+    "the checkpoint as usual (--from-now then has no effect). Redis: a source without a\n"
+    "replication backlog (no replica attached since it started, or repl-backlog-ttl passed) is\n"
+    "first made to create one (tandem attaches as a replica for a moment; the source forks for a\n"
+    "snapshot unless repl-diskless-sync with a delay), so the stream continues from the offset\n"
+    "by partial resync; if the source refuses that, the first PSYNC is answered with a full\n"
+    "resync, which reloads the target from the source's snapshot (nothing is lost, but it is a\n"
+    "full copy; said on stdout).\n"
+    "\n"
+    "--checkpoint-now (every engine) hands a stream over: it commits the stream's checkpoint at\n"
+    "the source's present position, superseding the checkpoint it had, and exits without\n"
+    "streaming. Everything the source holds now counts as applied; the next start streams what\n"
+    "the source commits after that. For a target known to hold the source's data (tandem run's\n"
+    "reverse stream before a writer switch, its forward stream after a rollback drained the\n"
+    "reverse one); on any other target it skips changes. Positions as for --from-now, except\n"
+    "that an existing PostgreSQL slot is kept and the position is the WAL insert position now.\n"
     "\n"
     "tandem's heartbeat table (_tandem.heartbeat; Redis: the keys _tandem:heartbeat:*) is always\n"
     "streamed, so `tandem lag` can measure this stream end to end.\n"
@@ -251,6 +262,15 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
   settings.metrics_address = values["metrics-address"].as<std::string>();
   settings.drop_slot = values.count("drop-slot") > 0;
   settings.from_now = values.count("from-now") > 0;
+  settings.checkpoint_now = values.count("checkpoint-now") > 0;
+  if (settings.checkpoint_now &&
+      (settings.until_caught_up || settings.drop_slot || settings.duration)) {
+    return engine::InvalidArgument(
+        "--checkpoint-now commits a checkpoint and exits: it takes no --until-caught-up, "
+        "--drop-slot or --duration");
+  }
+  // The target holds the source's data: checked as for --from-now (no emptiness, tables exist).
+  settings.from_now = settings.from_now || settings.checkpoint_now;
   const double warning_mb = values["slot-wal-warning"].as<double>();
   if (!(warning_mb > 0 && warning_mb <= 1e9)) {
     return engine::InvalidArgument("--slot-wal-warning must be a positive number of MB");
@@ -395,6 +415,47 @@ engine::Result<CopySummary> StartFromNow(const SyncSettings& settings, SyncBacke
   return summary;
 }
 
+// --checkpoint-now: the checkpoint "<stream>" at the source's present end
+// (SyncBackend::PresentEnd), committed whatever the stream had; the resume position is the greatest
+// of its checkpoints, so this one supersedes the earlier ones.
+engine::Result<engine::Position> CheckpointNow(const SyncSettings& settings, SyncBackend& backend,
+                                               const SyncSelection& selection) {
+  auto end = backend.PresentEnd(selection);
+  if (!end.ok()) return end.status().WithContext("source");
+  TANDEM_ASSIGN_OR_RETURN(auto applier, backend.OpenApplier());
+  engine::Checkpoint checkpoint;
+  checkpoint.stream = settings.stream;
+  checkpoint.position = *end;
+  TANDEM_ASSIGN_OR_RETURN(std::optional<engine::Checkpoint> before,
+                          ReadCommittedCheckpoint(settings, backend));
+  if (before) {
+    // Keep the applied count; refuse a position the stream has gone past (another history).
+    checkpoint.events_applied = before->events_applied;
+    auto order = engine::Compare(before->position, *end);
+    if (!order.ok()) {
+      return engine::FailedPrecondition("stream '" + settings.stream + "' has a checkpoint at " +
+                                        engine::Serialize(before->position) +
+                                        " that cannot be ordered against the source's " +
+                                        engine::Serialize(*end) + " (" + order.status().message() +
+                                        "): it belongs to another source; use another --stream");
+    }
+    if (*order == std::strong_ordering::greater) {
+      return engine::FailedPrecondition("stream '" + settings.stream + "' has applied up to " +
+                                        engine::Serialize(before->position) +
+                                        ", past the source's present end " +
+                                        engine::Serialize(*end) + "; nothing to hand over");
+    }
+  }
+  TANDEM_RETURN_IF_ERROR(applier->Begin().WithContext("target"));
+  TANDEM_RETURN_IF_ERROR(applier->Commit(checkpoint)
+                             .WithContext("target: committing the --checkpoint-now checkpoint"));
+  Note(settings, "--checkpoint-now: stream '" + settings.stream + "' handed over at " +
+                     engine::Serialize(*end) +
+                     (before ? " (was " + engine::Serialize(before->position) + ")" : "") +
+                     "; the next start streams what the source commits after it");
+  return *end;
+}
+
 }  // namespace
 
 int RunSyncCommand(const std::vector<std::string>& args) {
@@ -418,6 +479,9 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       "from-now",
       "no initial copy: the target already holds the source's data; the first start streams "
       "from the source's present position (a checkpoint makes later starts resume)")(
+      "checkpoint-now",
+      "commit the stream's checkpoint at the source's present position (superseding the one it "
+      "had) and exit: the next start streams only what the source commits after it")(
       "slot-wal-warning", po::value<double>()->default_value(1024),
       "PostgreSQL: warn while the slot retains more WAL than this many MB")(
       "max-retries", po::value<int>()->default_value(20),
@@ -454,6 +518,21 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   }
   if (Status prepared = backend->Prepare(*selection); !prepared.ok()) {
     return ReportError(kCommand, prepared);
+  }
+
+  if (settings.checkpoint_now) {
+    auto handed = CheckpointNow(settings, *backend, *selection);
+    if (!handed.ok()) return ReportError(kCommand, handed.status());
+    if (settings.format == OutputFormat::kJson) {
+      std::cout << nlohmann::json{{"position", engine::Serialize(*handed)},
+                                  {"events_applied", 0},
+                                  {"lag_ms", 0},
+                                  {"stream", settings.stream},
+                                  {"checkpoint_now", true}}
+                       .dump(2)
+                << std::endl;
+    }
+    return 0;
   }
 
   engine::PipelineMetrics metrics;

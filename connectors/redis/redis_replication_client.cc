@@ -372,80 +372,102 @@ Status ReplicationClient::IoError(const Status& status, const std::string& waiti
                                   " while waiting for " + waiting_for + ": " + status.message());
 }
 
-Result<PsyncOutcome> ReplicationClient::Psync(
-    const std::optional<engine::ReplicationOffset>& resume) {
-  if (state_ != State::kHandshake || !replication_id_.empty()) {
-    return engine::Internal("Psync() called twice on the replication client of " + server_);
+Status ReplicationClient::Refusal(const std::string& command, std::string_view line) const {
+  std::string_view error = line.substr(1);
+  std::string_view word = error.substr(0, error.find(' '));
+  StatusCode code = ErrorReplyCode(error);
+  std::string fix;
+  if (word == "NOMASTERLINK" || word == "LOADING" || word == "MASTERDOWN") {
+    code = StatusCode::kUnavailable;
+    fix = word == "LOADING"
+              ? "the server is loading its dataset: retry when it has"
+              : "the server is a replica without a working link to its own primary: retry "
+                "when its link is up, or attach tandem to the primary";
+  } else if (code == StatusCode::kUnavailable) {
+    fix = "the server is busy: retry later";
+  } else if (code == StatusCode::kPermissionDenied) {
+    fix = ReplicationFix(config_.user);
+  } else if (code == StatusCode::kAuthenticationFailed) {
+    fix = "check the user name and password";
+  } else if (code == StatusCode::kUnsupported) {
+    fix =
+        "the command is renamed or disabled on this server (rename-command): tandem needs "
+        "PSYNC and REPLCONF to attach as a replica";
+  } else {
+    code = StatusCode::kFailedPrecondition;
+    fix =
+        "the server does not accept tandem as a replica: attach it to a primary (or a "
+        "replica whose link to its primary is up) that allows replicas";
   }
-  std::vector<Argv> commands = {
+  return Status(code,
+                server_ + " refused " + command + ": " + std::string(error) + " (" + fix + ")");
+}
+
+Status ReplicationClient::SendPsync(const std::optional<engine::ReplicationOffset>& resume) {
+  if (state_ != State::kHandshake || psync_sent_) {
+    return engine::Internal("PSYNC sent twice on the replication client of " + server_);
+  }
+  psync_sent_ = true;
+  const std::vector<Argv> replconf = {
       {"REPLCONF", "listening-port", std::to_string(options_.listening_port)},
-      {"REPLCONF", "capa", "eof", "capa", "psync2"},
-      resume.has_value() ? Argv{"PSYNC", resume->replication_id, std::to_string(resume->offset + 1)}
-                         : Argv{"PSYNC", "?", "-1"}};
+      {"REPLCONF", "capa", "eof", "capa", "psync2"}};
   // The REPLCONFs go together; PSYNC only once their replies are read (a primary refuses PSYNC
   // from a client with replies still pending: "SYNC and PSYNC are invalid with pending output").
   std::string encoded;
-  AppendEncodedCommand(commands[0], &encoded);
-  AppendEncodedCommand(commands[1], &encoded);
-  Clock::time_point reply_deadline = Clock::now() + options_.reply_timeout;
+  AppendEncodedCommand(replconf[0], &encoded);
+  AppendEncodedCommand(replconf[1], &encoded);
+  const Clock::time_point reply_deadline = Clock::now() + options_.reply_timeout;
   if (Status written = transport_->WriteAll(encoded, reply_deadline); !written.ok()) {
     return IoError(written, "REPLCONF to be sent");
   }
-  std::string line;
-  for (const Argv& argv : commands) {
-    bool psync = argv[0] == "PSYNC";
-    if (psync) {
-      encoded.clear();
-      AppendEncodedCommand(argv, &encoded);
-      if (Status written = transport_->WriteAll(encoded, Clock::now() + options_.reply_timeout);
-          !written.ok()) {
-        return IoError(written, "PSYNC to be sent");
-      }
-    }
-    // The primary may write "\n" keepalives before its PSYNC reply while it waits to start a
-    // snapshot (a diskless sync's delay): those keep the link alive for snapshot_start_timeout.
-    auto read = psync ? ReadLine(CommandName(argv), true, options_.snapshot_start_timeout,
-                                 Clock::now() + options_.snapshot_start_timeout)
-                      : ReadLine(CommandName(argv), false, options_.reply_timeout, reply_deadline);
+  for (const Argv& argv : replconf) {
+    auto read = ReadLine(CommandName(argv), false, options_.reply_timeout, reply_deadline);
     if (!read.ok()) {
       return IoError(read.status(), "the reply to " + CommandName(argv));
     }
-    line = std::move(*read);
+    const std::string& line = *read;
     if (!line.empty() && line.front() == '-') {
-      std::string_view error = std::string_view(line).substr(1);
-      std::string_view word = error.substr(0, error.find(' '));
-      StatusCode code = ErrorReplyCode(error);
-      std::string fix;
-      if (word == "NOMASTERLINK" || word == "LOADING" || word == "MASTERDOWN") {
-        code = StatusCode::kUnavailable;
-        fix = word == "LOADING"
-                  ? "the server is loading its dataset: retry when it has"
-                  : "the server is a replica without a working link to its own primary: retry "
-                    "when its link is up, or attach tandem to the primary";
-      } else if (code == StatusCode::kUnavailable) {
-        fix = "the server is busy: retry later";
-      } else if (code == StatusCode::kPermissionDenied) {
-        fix = ReplicationFix(config_.user);
-      } else if (code == StatusCode::kAuthenticationFailed) {
-        fix = "check the user name and password";
-      } else if (code == StatusCode::kUnsupported) {
-        fix =
-            "the command is renamed or disabled on this server (rename-command): tandem needs "
-            "PSYNC and REPLCONF to attach as a replica";
-      } else {
-        code = StatusCode::kFailedPrecondition;
-        fix =
-            "the server does not accept tandem as a replica: attach it to a primary (or a "
-            "replica whose link to its primary is up) that allows replicas";
-      }
-      return Status(code, server_ + " refused " + CommandName(argv) + ": " + std::string(error) +
-                              " (" + fix + ")");
+      return Refusal(CommandName(argv), line);
     }
     if (line.empty() || line.front() != '+') {
       return engine::Corruption(server_ + " answered " + CommandName(argv) +
                                 " with something that is not a status reply: '" + Printable(line) +
                                 "'");
     }
+  }
+  const Argv psync = resume.has_value()
+                         ? Argv{"PSYNC", resume->replication_id, std::to_string(resume->offset + 1)}
+                         : Argv{"PSYNC", "?", "-1"};
+  encoded.clear();
+  AppendEncodedCommand(psync, &encoded);
+  if (Status written = transport_->WriteAll(encoded, Clock::now() + options_.reply_timeout);
+      !written.ok()) {
+    return IoError(written, "PSYNC to be sent");
+  }
+  return Status::Ok();
+}
+
+Result<PsyncOutcome> ReplicationClient::Psync(
+    const std::optional<engine::ReplicationOffset>& resume) {
+  if (state_ != State::kHandshake || psync_sent_) {
+    return engine::Internal("Psync() called twice on the replication client of " + server_);
+  }
+  TANDEM_RETURN_IF_ERROR(SendPsync(resume));
+  // The primary may write "\n" keepalives before its PSYNC reply while it waits to start a
+  // snapshot (a diskless sync's delay): those keep the link alive for snapshot_start_timeout.
+  auto read = ReadLine("PSYNC", true, options_.snapshot_start_timeout,
+                       Clock::now() + options_.snapshot_start_timeout);
+  if (!read.ok()) {
+    return IoError(read.status(), "the reply to PSYNC");
+  }
+  const std::string line = std::move(*read);
+  if (!line.empty() && line.front() == '-') {
+    return Refusal("PSYNC", line);
+  }
+  if (line.empty() || line.front() != '+') {
+    return engine::Corruption(server_ +
+                              " answered PSYNC with something that is not a status reply: '" +
+                              Printable(line) + "'");
   }
 
   PsyncOutcome outcome;

@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -96,6 +97,14 @@ class ReplicationClient {
   // REQUIRES: called once, first.
   engine::Result<PsyncOutcome> Psync(const std::optional<engine::ReplicationOffset>& resume);
 
+  // Psync's first half alone: REPLCONF listening-port/capa (their replies read), then PSYNC sent
+  // without waiting for its reply. For a caller that only needs the primary to have taken the
+  // request, e.g. to make a primary without a replication backlog create one (it does so as it
+  // takes a PSYNC it cannot continue, before anything else: tools/redis_sync_backend.cc), and
+  // then drops the client. Errors as Psync's, for the REPLCONFs. REQUIRES: called once, first;
+  // nothing else is called afterwards.
+  engine::Status SendPsync(const std::optional<engine::ReplicationOffset>& resume);
+
   // After a full resync: the snapshot's bytes, for RdbParser. It returns the transfer's bytes and
   // nothing after them: for a disk-based transfer exactly <len> bytes; for a diskless one
   // everything before the 40-byte end mark (detected while reading; the parser's EOF opcode and
@@ -137,6 +146,8 @@ class ReplicationClient {
   ReplicationClient(engine::ConnectionConfig config, Options options,
                     std::unique_ptr<Transport> transport);
 
+  // The status for a "-..." reply `line` to `command`: the refusal, with its fix.
+  engine::Status Refusal(const std::string& command, std::string_view line) const;
   // AUTH (when the config has a user or password) and PING, pipelined, before `deadline`.
   engine::Status Login(Clock::time_point deadline);
   // Reads once from the transport into buffer_ (waiting until `deadline`), growing or compacting
@@ -165,6 +176,7 @@ class ReplicationClient {
   std::string server_;
 
   State state_ = State::kHandshake;
+  bool psync_sent_ = false;
   std::unique_ptr<SnapshotSource> snapshot_;
   std::string replication_id_;
   int64_t offset_ = 0;

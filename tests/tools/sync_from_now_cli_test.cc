@@ -5,8 +5,10 @@
 //     its checkpoint does; after kill -9 and more writes, a second start with --from-now (which
 //     then has no effect) brings everything, nothing doubled (Redis: INCRBY counters; SQL: the
 //     target's rows equal the source's minus the marker). Redis: writes in databases 0 and 3 land
-//     in their own databases, and the stream continued by partial resync (no reload). Without a
-//     replication backlog on the source: a full resync reloads the target, losing nothing.
+//     in their own databases, and the stream continued by partial resync (no reload). A source
+//     without a replication backlog is made to create one first: the stream (and one handed
+//     over by --checkpoint-now) still starts by partial resync, the target neither emptied nor
+//     reloaded.
 //   - A target table missing (MariaDB, PostgreSQL): exit 2, one line, nothing streamed.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -307,26 +309,80 @@ TEST(SyncFromNowCli, RedisContinuesFromTheOffsetInTheRightDatabasesThroughAKill)
   EXPECT_FALSE(RedisHas(*servers.target, "_tandem:from-now:back", 1));
 }
 
-// A source without a replication backlog (no replica ever attached) cannot continue a stream at
-// an offset: the first PSYNC gets a full resync, which reloads the target from the source's
-// snapshot, and says so. Nothing is lost: the target ends equal to the source.
-TEST(SyncFromNowCli, RedisSourceWithoutBacklogFallsBackToAFullResyncThatLosesNothing) {
+bool BacklogActive(const RedisServer& server) {
+  const std::string info = server.Command({"INFO", "replication"}, 0);
+  if (info.find("repl_backlog_active:0") != std::string::npos) return false;
+  EXPECT_NE(info.find("repl_backlog_active:1"), std::string::npos) << info;
+  return true;
+}
+
+// A source without a replication backlog (no replica ever attached: the new side of a cutover)
+// is made to create one before its offset is taken, so the stream's first PSYNC is continued
+// (a partial resync): the target is neither emptied nor reloaded (a key only it holds stays, a
+// key written on the source before the start never arrives), and what follows the start does.
+TEST(SyncFromNowCli, RedisSourceWithoutBacklogGetsOneAndTheStreamStartsByPartialResync) {
   RedisSyncServers servers = StartRedisSyncServers();
   WriteRedisBase(*servers.source);
   WriteRedisBase(*servers.target);
+  ASSERT_FALSE(BacklogActive(*servers.source));
   servers.source->Command({"SET", "marker:before", "x"}, 3);
-  CommandOutcome outcome =
-      RunTandem({"sync", "--source", RedisAllDatabases(*servers.source), "--target",
-                 RedisAllDatabases(*servers.target), "--from-now", "--until-caught-up"},
-                {}, seconds(120));
-  ASSERT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
-  EXPECT_NE(outcome.out.find("has no replication backlog"), std::string::npos) << outcome.out;
-  EXPECT_NE(outcome.out.find("full resync"), std::string::npos) << outcome.out;
-  EXPECT_EQ(servers.target->Command({"GET", "marker:before"}, 3), "x");
-  CommandOutcome verified = RunTandem({"verify", "--source", RedisAllDatabases(*servers.source),
-                                       "--target", RedisAllDatabases(*servers.target)},
-                                      {}, seconds(120));
-  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  servers.target->Command({"SET", "only:target", "kept"}, 3);
+
+  const std::vector<std::string> args = {"--source", RedisAllDatabases(*servers.source), "--target",
+                                         RedisAllDatabases(*servers.target), "--from-now"};
+  const std::string log_path = servers.dir->path() + "/sync.log";
+  SyncProcess sync(args, log_path);
+  ASSERT_TRUE(PollUntil(seconds(120), [&] { return StreamStarted(sync); })) << sync.Log();
+  ASSERT_TRUE(sync.Running()) << sync.Log();
+  EXPECT_NE(sync.Log().find("had no replication backlog: tandem attached to it as a replica"),
+            std::string::npos)
+      << sync.Log();
+  EXPECT_TRUE(BacklogActive(*servers.source));
+  servers.source->Command({"SET", "after:db3", "three"}, 3);
+  servers.source->Command({"INCRBY", "counter", "5"}, 0);
+  ASSERT_TRUE(PollUntil(seconds(60), [&] {
+    return servers.target->Command({"GET", "after:db3"}, 3) == "three" &&
+           servers.target->Command({"GET", "counter"}, 0) == "5";
+  })) << sync.Log();
+  EXPECT_NE(sync.Log().find("partial resync"), std::string::npos) << sync.Log();
+  EXPECT_EQ(sync.Log().find("full resync"), std::string::npos) << sync.Log();
+  EXPECT_EQ(sync.Log().find("has no replication backlog"), std::string::npos) << sync.Log();
+  EXPECT_EQ(servers.target->Command({"GET", "only:target"}, 3), "kept");
+  EXPECT_FALSE(RedisHas(*servers.target, "marker:before", 3));
+  EXPECT_FALSE(RedisHas(*servers.target, "after:db3", 0));
+  ASSERT_TRUE(sync.KillNine());
+}
+
+// --checkpoint-now on a source without a backlog: the same, for a stream handed over and started
+// later (the reverse stream of tandem run's cutover).
+TEST(SyncFromNowCli, RedisCheckpointNowOnASourceWithoutBacklogIsContinuedByPartialResync) {
+  RedisSyncServers servers = StartRedisSyncServers();
+  WriteRedisBase(*servers.source);
+  WriteRedisBase(*servers.target);
+  ASSERT_FALSE(BacklogActive(*servers.source));
+  servers.source->Command({"SET", "marker:before", "x"}, 3);
+  servers.target->Command({"SET", "only:target", "kept"}, 3);
+  const std::vector<std::string> args = {"sync", "--source", RedisAllDatabases(*servers.source),
+                                         "--target", RedisAllDatabases(*servers.target)};
+  std::vector<std::string> handover = args;
+  handover.push_back("--checkpoint-now");
+  CommandOutcome handed = RunTandem(handover, {}, seconds(60));
+  ASSERT_EQ(handed.exit_code, 0) << handed.out << handed.err;
+  EXPECT_NE(handed.out.find("had no replication backlog: tandem attached to it as a replica"),
+            std::string::npos)
+      << handed.out;
+  EXPECT_TRUE(BacklogActive(*servers.source));
+
+  servers.source->Command({"SET", "after:db3", "three"}, 3);
+  std::vector<std::string> stream = args;
+  stream.push_back("--until-caught-up");
+  CommandOutcome streamed = RunTandem(stream, {}, seconds(120));
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.out << streamed.err;
+  EXPECT_NE(streamed.out.find("partial resync"), std::string::npos) << streamed.out;
+  EXPECT_EQ(streamed.out.find("full resync"), std::string::npos) << streamed.out;
+  EXPECT_EQ(servers.target->Command({"GET", "after:db3"}, 3), "three");
+  EXPECT_EQ(servers.target->Command({"GET", "only:target"}, 3), "kept");
+  EXPECT_FALSE(RedisHas(*servers.target, "marker:before", 3));
 }
 
 }  // namespace
