@@ -113,6 +113,14 @@ class WriteFreeze {
   // Makes the server writable for ordinary clients again. Errors: as Freeze.
   virtual Status Thaw() = 0;
 
+  // Lets the accounts that may write through a freeze (MySQL: READ ONLY ADMIN / SUPER /
+  // CONNECTION_ADMIN, e.g. tandem's appliers) write again while ordinary clients stay frozen:
+  // MySQL turns super_read_only off and keeps read_only on. Others: nothing (MariaDB has no
+  // super_read_only; PostgreSQL's appliers turn default_transaction_read_only off for their own
+  // sessions; a Redis pause is lifted with Thaw). For a side taken out of client routing, which a
+  // stream of tandem must still write. Errors: as Thaw.
+  virtual Status AdmitPrivilegedWriters() { return Status::Ok(); }
+
   // Whether ordinary clients can write now, read from the server.
   virtual Result<WriteFreezeState> State() = 0;
 

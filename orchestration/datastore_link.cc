@@ -338,17 +338,22 @@ void DatastoreLink::Supervise() {
   }
 }
 
-pid_t DatastoreLink::SpawnChild(uint16_t metrics_port, std::string* error) {
+pid_t DatastoreLink::SpawnChild(std::optional<uint16_t> metrics_port,
+                                const std::vector<std::string>& extra_args, std::string* error) {
   // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
   std::vector<std::string> args = {ports_.tandem_binary, "sync",
                                    "--source",           plan_.source.UriWithoutPassword(),
                                    "--target",           plan_.target.UriWithoutPassword(),
                                    "--stream",           plan_.name,
-                                   "--threads",          std::to_string(ports_.sync_threads),
-                                   "--metrics-port",     std::to_string(metrics_port)};
+                                   "--threads",          std::to_string(ports_.sync_threads)};
+  if (metrics_port) {
+    args.push_back("--metrics-port");
+    args.push_back(std::to_string(*metrics_port));
+  }
   if (options_.start_at_source_end) {
     args.push_back("--from-now");
   }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<std::string> environment;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
@@ -439,7 +444,7 @@ pid_t DatastoreLink::SpawnChild(uint16_t metrics_port, std::string* error) {
 int DatastoreLink::RunChildOnce() {
   const uint16_t port = PickFreePort();
   std::string error;
-  const pid_t pid = SpawnChild(port, &error);
+  const pid_t pid = SpawnChild(port, {}, &error);
   if (pid < 0) {
     std::lock_guard<std::mutex> lock(mu_);
     last_error_ = error;
@@ -469,6 +474,54 @@ int DatastoreLink::RunChildOnce() {
   // SIGKILL cannot be caught; the wait ends as soon as the kernel tore the process down.
   std::optional<int> code = WaitForExit(pid, std::chrono::seconds(30));
   return code.value_or(-1);
+}
+
+Status DatastoreLink::RunOneShot(const std::vector<std::string>& extra_args,
+                                 std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> serial(stop_mu_);  // no StartStream() meanwhile
+  if (ports_.tandem_binary.empty() || ::access(ports_.tandem_binary.c_str(), X_OK) != 0) {
+    return engine::InvalidArgument("datastore " + plan_.name + ": the tandem binary '" +
+                                   ports_.tandem_binary +
+                                   "' is not executable; give the path of the tandem executable");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (supervisor_.joinable() && !stop_requested_) {
+      return engine::FailedPrecondition("datastore " + plan_.name +
+                                        ": the stream runs; stop it before handing it over");
+    }
+  }
+  std::string what = "tandem sync";
+  for (const std::string& arg : extra_args) what += " " + arg;
+  std::string error;
+  const pid_t pid = SpawnChild(std::nullopt, extra_args, &error);
+  if (pid < 0) {
+    return engine::FailedPrecondition("datastore " + plan_.name + ": " + error);
+  }
+  std::optional<int> code = WaitForExit(pid, timeout);
+  if (!code) {
+    ::kill(pid, SIGKILL);
+    (void)WaitForExit(pid, std::chrono::seconds(30));
+    return engine::Timeout("datastore " + plan_.name + ": " + what + " did not finish within " +
+                           std::to_string(timeout.count()) + " ms (killed); see " + log_path_);
+  }
+  if (*code == 0) return Status::Ok();
+  bool streaming = false;
+  std::optional<int64_t> copied;
+  std::string last_error;
+  ReadChildLog(&streaming, &copied, &last_error);
+  return engine::FailedPrecondition("datastore " + plan_.name + ": " + what + " exited with " +
+                                    std::to_string(*code) + ": " +
+                                    (last_error.empty() ? "see " + log_path_ : last_error));
+}
+
+Status DatastoreLink::CheckpointAtSourceEnd(std::chrono::milliseconds timeout) {
+  return RunOneShot({"--checkpoint-now"}, timeout);
+}
+
+Status DatastoreLink::DropSourceSlot(std::chrono::milliseconds timeout) {
+  if (plan_.source.engine != engine::EngineKind::kPostgres) return Status::Ok();
+  return RunOneShot({"--until-caught-up", "--drop-slot"}, timeout);
 }
 
 void DatastoreLink::ReadChildLog(bool* streaming, std::optional<int64_t>* copied,

@@ -44,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/connection_config.h"
 #include "engine/database.h"
@@ -190,11 +191,32 @@ class DatastoreLink {
                                                              std::chrono::milliseconds timeout,
                                                              const std::function<bool()>& stop);
 
+  // Hands the stream over at the source's present position: `tandem sync --checkpoint-now` run
+  // once to its end, which commits the checkpoint "<name>" there, superseding the stream's earlier
+  // ones (everything the source holds now counts as applied; what it commits later is streamed by
+  // the next StartStream()). For a target that holds the source's data already: the cutover's
+  // reverse stream before the writer switch, the forward stream after a revert drained the reverse
+  // one. REQUIRES: the stream is not running (Stop()). Errors: kFailedPrecondition with the
+  // child's "tandem sync: ..." line when it failed, kTimeout after `timeout` (the child is
+  // killed), the link's kInvalidArgument (see StartStream).
+  engine::Status CheckpointAtSourceEnd(std::chrono::milliseconds timeout);
+
+  // PostgreSQL: `tandem sync --until-caught-up --drop-slot` run once to its end: the stream applies
+  // what is left, then drops its slot and publication on the source (it cannot resume; the next
+  // start needs CheckpointAtSourceEnd or a copy). Other engines: nothing. REQUIRES: the stream is
+  // not running. Errors: as CheckpointAtSourceEnd.
+  engine::Status DropSourceSlot(std::chrono::milliseconds timeout);
+
  private:
   void Supervise();
   // Runs one child to its end (or until Stop). Returns its exit code (-1 killed by a signal).
   int RunChildOnce();
-  pid_t SpawnChild(uint16_t metrics_port, std::string* error);
+  // Starts `tandem sync` with the link's arguments, `extra_args` and, when given, --metrics-port.
+  pid_t SpawnChild(std::optional<uint16_t> metrics_port, const std::vector<std::string>& extra_args,
+                   std::string* error);
+  // Runs one child with `extra_args` to its end, outside supervision (see CheckpointAtSourceEnd).
+  engine::Status RunOneShot(const std::vector<std::string>& extra_args,
+                            std::chrono::milliseconds timeout);
   void RefreshCopyProgress();
   // Scans the running (or last) child's part of the log: whether it streams changes, what its
   // copy reported ("copied N rows", "loaded N keys"), its last "tandem sync: ..." error line.

@@ -134,18 +134,23 @@ engine::Result<RecordsRead> ReadRecords(const DnsPlan& dns, const DnsClient& pri
 std::string CheckRollbackBudget(const DnsPlan& dns, const DnsSwitchOptions& options,
                                 std::chrono::milliseconds propagation, DnsSwitchResult& result) {
   const int64_t propagation_s = (propagation.count() + 999) / 1000;  // rounded up
-  const int64_t undo_s = dns.ttl + propagation_s;
+  const int64_t other_s = (options.undo_before.count() + 999) / 1000;
+  const int64_t undo_s = dns.ttl + propagation_s + other_s;
   result.detail["undo_estimate_s"] = undo_s;
   if (std::chrono::milliseconds(undo_s * 1000) <= options.rollback_budget) return "";
   const int64_t budget_s = options.rollback_budget.count() / 1000;
-  const std::string fix = budget_s > propagation_s
+  const std::string fix = budget_s > propagation_s + other_s
                               ? "lower dns.ttl to at most " +
-                                    std::to_string(budget_s - propagation_s) +
+                                    std::to_string(budget_s - propagation_s - other_s) +
                                     " s (phase 1 lowers it) or raise rollback_budget"
                               : "the propagation alone exceeds it: raise rollback_budget";
   return "cannot undo the DNS switch within the rollback budget of " +
          FormatDuration(options.rollback_budget) + ": TTL " + std::to_string(dns.ttl) + " s + " +
-         std::to_string(propagation_s) + " s of propagation; " + fix;
+         std::to_string(propagation_s) + " s of propagation" +
+         (other_s > 0 ? " + " + std::to_string(other_s) + " s to undo the steps before it (" +
+                            options.undo_before_what + ")"
+                      : std::string()) +
+         "; " + fix;
 }
 
 // Steps 3 and 4: finds the safe moment, checks the rollback budget, then waits for the moment.

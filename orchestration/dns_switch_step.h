@@ -21,7 +21,8 @@
 //   4. The rollback budget (checked as soon as step 3 knows the safe moment, before its sleep):
 //      undoing the switch takes dns.ttl (what caches may hold after it) plus
 //      the propagation time the TTL lowering showed (lowered_at to the last resolver's low-TTL
-//      answer; 0 when unknown). When that exceeds `rollback_budget` the step stops before the
+//      answer; 0 when unknown), plus `undo_before` (a rollback undoes the write cutovers too).
+//      When that exceeds `rollback_budget` the step stops before the
 //      update: "cannot undo the DNS switch within the rollback budget of 5m: TTL 600 s + 12 s of
 //      propagation; lower dns.ttl to at most 288 s (phase 1 lowers it) or raise rollback_budget".
 //   5. ONE update (DnsClient::ReplaceRecords) changes every record from `old` to `new` with TTL
@@ -80,6 +81,10 @@ struct DnsSwitchResult {
 
 struct DnsSwitchOptions {
   std::chrono::milliseconds rollback_budget{300'000};
+  // What a rollback must undo besides the switch (the write cutovers before it: their reverse
+  // streams' lag), counted into the budget check, and those steps in words for its message.
+  std::chrono::milliseconds undo_before{0};
+  std::string undo_before_what;
   std::chrono::milliseconds poll_interval{200};  // resolvers during propagation
   std::function<bool()> stop;                    // optional; true ends waits early (kCancelled)
 };

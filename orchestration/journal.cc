@@ -800,6 +800,17 @@ Status Journal::FinishStep(int64_t step_id, StepState state, const json& gates,
   return Status::Ok();
 }
 
+Status Journal::SetStepState(int64_t step_id, StepState state) {
+  Statement update(db_, path_);
+  TANDEM_RETURN_IF_ERROR(update.Prepare("UPDATE steps SET state = ?1 WHERE id = ?2"));
+  update.Bind(1, std::string(StepStateName(state))).Bind(2, step_id);
+  TANDEM_RETURN_IF_ERROR(update.Run("recording the state of a step"));
+  if (sqlite3_changes(db_) == 0) {
+    return engine::NotFound("journal " + path_ + " has no step " + std::to_string(step_id));
+  }
+  return Status::Ok();
+}
+
 Status Journal::UpdateStepGates(int64_t step_id, const json& gates) {
   Statement update(db_, path_);
   TANDEM_RETURN_IF_ERROR(
@@ -920,6 +931,27 @@ Result<bool> Journal::IsApproved(int64_t run_id, int phase) {
                      "kind = 'approve' AND phase = ?2)"));
   select.Bind(1, run_id).Bind(2, static_cast<int64_t>(phase));
   TANDEM_ASSIGN_OR_RETURN(bool has_row, select.Step("reading approvals"));
+  return has_row && select.Int(0) != 0;
+}
+
+Status Journal::RequestRollback(int64_t run_id) {
+  Statement insert(db_, path_);
+  TANDEM_RETURN_IF_ERROR(insert.Prepare(
+      "INSERT INTO requests(run_id, kind, phase, created_at) VALUES (?1, 'rollback', 0, ?2)"));
+  insert.Bind(1, run_id).Bind(2, NowMs());
+  Status status = insert.Run("recording a rollback request");
+  if (!status.ok() && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    return engine::NotFound("journal " + path_ + " has no run " + std::to_string(run_id));
+  }
+  return status;
+}
+
+Result<bool> Journal::IsRollbackRequested(int64_t run_id) {
+  Statement select(db_, path_);
+  TANDEM_RETURN_IF_ERROR(select.Prepare(
+      "SELECT EXISTS(SELECT 1 FROM requests WHERE run_id = ?1 AND kind = 'rollback')"));
+  select.Bind(1, run_id);
+  TANDEM_ASSIGN_OR_RETURN(bool has_row, select.Step("reading rollback requests"));
   return has_row && select.Int(0) != 0;
 }
 

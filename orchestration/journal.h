@@ -114,6 +114,9 @@ class Journal {
   // Writes the outcome: state, finished_at, gates and detail.
   engine::Status FinishStep(int64_t step_id, StepState state, const nlohmann::json& gates,
                             const nlohmann::json& detail);
+  // Sets only a step's state (its times, gates and detail stay): a done step whose inverse ran
+  // becomes "undone". Errors: kNotFound without the step.
+  engine::Status SetStepState(int64_t step_id, StepState state);
   // Updates a started step's live gate values (the status shows them during the dwell).
   engine::Status UpdateStepGates(int64_t step_id, const nlohmann::json& gates);
   engine::Result<std::vector<StepRecord>> Steps(int64_t run_id);
@@ -130,6 +133,11 @@ class Journal {
   // `tandem approve`: records an approval for `phase` of the run.
   engine::Status RequestApproval(int64_t run_id, int phase);
   engine::Result<bool> IsApproved(int64_t run_id, int phase);
+  // `tandem run PLAN --rollback` while a controller runs the plan: records the request, which the
+  // controller polls (every tick and in its waits) and carries out. Errors: kNotFound without the
+  // run.
+  engine::Status RequestRollback(int64_t run_id);
+  engine::Result<bool> IsRollbackRequested(int64_t run_id);
 
  private:
   Journal(std::string path, sqlite3* db);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "orchestration/tls_check.h"
 #include "orchestration/traffic_monitor.h"
 #include "orchestration/traffic_weights.h"
+#include "orchestration/utc_time.h"
 #include "orchestration/write_cutover_step.h"
 
 namespace tandem::orchestration {
@@ -53,8 +55,18 @@ constexpr const char* kDnsSwitchIntent = "dns_switch_intent";
 constexpr const char* kDnsSwitchApplied = "dns_switch_applied";
 // The write cutover's sub-steps (write_cutover_step.h), one sample each.
 constexpr const char* kWriteCutover = "write_cutover";
+// Journal sample kinds of a rollback: {"event": "begun"|"done", "at", "why" | "ms", "budget_ms",
+// "within_budget", "undone", "problems"}; the DNS revert's intent and applied update.
+constexpr const char* kRollback = "rollback";
+// Phase 6's breaches: {"event": "breach", "at", "gate" {...}, "message"}.
+constexpr const char* kMonitor = "monitor";
+constexpr const char* kDnsRevertIntent = "dns_revert_intent";
+constexpr const char* kDnsRevertApplied = "dns_revert_applied";
 // A phase-4 gate measured once and then not measurable for this long counts as failing.
 constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
+// What undoing a write cutover takes besides draining the reverse stream: the freeze of the new
+// side, the writer switch and the forward stream's hand-over (measured at 0.1-0.6 s).
+constexpr milliseconds kSwitchUndo{1000};
 // Between two full verifications of a datastore during a traffic step.
 constexpr auto kConsistencyInterval = std::chrono::seconds(5);
 
@@ -65,6 +77,44 @@ struct StepResult {
   std::string message;
   nlohmann::json gates = nlohmann::json::array();
   nlohmann::json detail = nlohmann::json::object();
+};
+
+// A set of gates evaluated together, tick after tick: a gate measured once and then not
+// measurable for kUnmeasurableLimit (HAProxy's statistics or a lag measurement gone) counts as
+// failing, since nobody watches otherwise. Controller thread only.
+class GateWatch {
+ public:
+  explicit GateWatch(std::vector<std::unique_ptr<Gate>> gates)
+      : gates_(std::move(gates)),
+        measured_(gates_.size(), false),
+        unmeasurable_since_(gates_.size()) {}
+
+  std::vector<GateReading> Evaluate(Clock::time_point now) {
+    std::vector<GateReading> readings;
+    for (size_t i = 0; i < gates_.size(); ++i) {
+      GateReading reading = gates_[i]->Evaluate(now);
+      if (reading.verdict != GateVerdict::kInsufficient) {
+        measured_[i] = true;
+        unmeasurable_since_[i].reset();
+      } else if (measured_[i]) {
+        if (!unmeasurable_since_[i]) unmeasurable_since_[i] = now;
+        if (now - *unmeasurable_since_[i] >= kUnmeasurableLimit) {
+          reading.verdict = GateVerdict::kFailing;
+          reading.detail = "could not be measured for " +
+                           FormatDuration(std::chrono::duration_cast<milliseconds>(
+                               now - *unmeasurable_since_[i])) +
+                           " after it was: " + reading.detail;
+        }
+      }
+      readings.push_back(std::move(reading));
+    }
+    return readings;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Gate>> gates_;
+  std::vector<bool> measured_;
+  std::vector<std::optional<Clock::time_point>> unmeasurable_since_;
 };
 
 nlohmann::json ReadingsToJson(const std::vector<GateReading>& readings) {
@@ -201,6 +251,11 @@ struct MigrationController::Impl {
   bool streams_started = false;
   int64_t run_id = 0;
   Clock::time_point last_renew{};
+  std::thread::id controller_thread;  // the thread in Run()
+  bool rollback_requested = false;    // controller thread only
+  std::string rollback_reason;        // why, when the controller decided it itself
+  std::string monitor_verdict;        // phase 6's, once its window ended
+  Clock::time_point last_rollback_poll{};
 
   mutable std::mutex live_mutex;
   LiveStatus live;
@@ -217,7 +272,24 @@ struct MigrationController::Impl {
 
   // --- helpers ---
 
-  bool StopRequested() const { return options.stop_flag != nullptr && options.stop_flag->load(); }
+  // Ctrl-C / SIGTERM.
+  bool SignalStop() const { return options.stop_flag != nullptr && options.stop_flag->load(); }
+
+  // `tandem run PLAN --rollback` from another process: the journal is polled at most once a tick,
+  // on the controller thread only (the journal is this thread's). Sticky once seen.
+  bool RollbackRequested() {
+    if (rollback_requested) return true;
+    if (run_id == 0 || std::this_thread::get_id() != controller_thread) return false;
+    const auto now = Clock::now();
+    if (now - last_rollback_poll < options.tick) return false;
+    last_rollback_poll = now;
+    auto requested = journal.IsRollbackRequested(run_id);
+    rollback_requested = requested.ok() && *requested;
+    return rollback_requested;
+  }
+
+  // What every wait of a forward step polls: a signal, or a rollback asked for.
+  bool StopRequested() { return SignalStop() || RollbackRequested(); }
 
   void Emit(nlohmann::json event) {
     if (options.on_event) {
@@ -410,10 +482,13 @@ struct MigrationController::Impl {
 
   void UpdateLag() {
     std::vector<std::pair<std::string, double>> lags;
-    for (auto& link : links) {
-      std::optional<lag::LagSnapshot> snapshot = link->Lag();
-      if (snapshot) {
-        lags.emplace_back(link->name(), snapshot->window.p99_ms);
+    for (auto* streams : {&links, &reverse_links}) {
+      for (auto& link : *streams) {
+        // A stopped link answers nullopt without measuring (no heartbeat into a frozen side).
+        std::optional<lag::LagSnapshot> snapshot = link ? link->Lag() : std::nullopt;
+        if (snapshot) {
+          lags.emplace_back(link->name(), snapshot->window.p99_ms);
+        }
       }
     }
     std::lock_guard<std::mutex> lock(live_mutex);
@@ -574,6 +649,9 @@ struct MigrationController::Impl {
     if (!switch_journal.ok()) return switch_journal.status();
     DnsSwitchOptions switch_options;
     switch_options.rollback_budget = plan.rollback_budget;
+    auto writes_undo = WritesUndoEstimate(&switch_options.undo_before_what);
+    if (!writes_undo.ok()) return writes_undo.status();
+    switch_options.undo_before = *writes_undo;
     switch_options.stop = [this] { return StopRequested(); };
     Emit(StepEvent(step, "switching"));
     auto switched =
@@ -600,10 +678,10 @@ struct MigrationController::Impl {
   // (its waits are bounded) rather than stopping half-way on a stop request: a stop between its
   // sub-steps would leave the old side frozen with nobody taking the writes. When it cannot finish,
   // the writes go back to the old side (RevertWrites) and the run stops.
-  engine::Result<StepResult> RunWrites(const RunStep& step) {
-    StepResult result;
+  // The ports and options of a datastore's write cutover and its revert.
+  engine::Result<WriteCutoverPorts> WritePorts(const DatastorePlan* datastore) {
     EnsureLinks();
-    const size_t index = LinkIndex(step.datastore);
+    const size_t index = LinkIndex(datastore);
     auto recorded = journal.Samples(run_id, kWriteCutover);
     if (!recorded.ok()) return recorded.status();
     WriteCutoverPorts ports;
@@ -615,9 +693,56 @@ struct MigrationController::Impl {
     ports.record = [this](const nlohmann::json& entry) {
       return journal.AppendSample(run_id, kWriteCutover, entry);
     };
+    return ports;
+  }
+
+  WriteCutoverOptions CutoverOptions() const {
     WriteCutoverOptions cutover_options;
     cutover_options.redis_pause_hold = std::clamp<std::chrono::milliseconds>(
         plan.rollback_budget, std::chrono::minutes(1), std::chrono::hours(1));
+    return cutover_options;
+  }
+
+  engine::Result<StepResult> RunWrites(const RunStep& step) {
+    StepResult result;
+    auto made_ports = WritePorts(step.datastore);
+    if (!made_ports.ok()) return made_ports.status();
+    const WriteCutoverPorts& ports = *made_ports;
+    const WriteCutoverOptions cutover_options = CutoverOptions();
+    if (RevertBegun(*step.datastore, ports.recorded)) {
+      // A crash interrupted the revert of a failed cutover: it is finished, and the step fails as
+      // it would have.
+      auto reverted = RevertWrites(*step.datastore, ports, cutover_options);
+      const bool back = reverted.ok() && reverted->problem.empty();
+      result.detail = reverted.ok() ? reverted->detail : nlohmann::json::object();
+      result.detail["writes_back_on_old"] = back;
+      result.detail["switched"] = false;
+      result.outcome = Outcome::kStopped;
+      result.message =
+          "the write cutover of " + step.datastore->name +
+          " was being reverted when the controller stopped; " +
+          (back ? "the writes are back on the old side"
+                : "RETURNING THE WRITES TO THE OLD SIDE FAILED: " +
+                      (reverted.ok() ? reverted->problem : reverted.status().message()));
+      return result;
+    }
+    // The rollback budget: undoing the cutover drains the reverse stream, which will trail about
+    // as the forward one does now, plus the freeze and the switches (about a second).
+    if (std::optional<lag::LagSnapshot> lag = links[LinkIndex(step.datastore)]->Lag()) {
+      const milliseconds undo(std::llround(lag->window.p99_ms) + kSwitchUndo.count());
+      result.detail["undo_estimate_ms"] = undo.count();
+      if (undo > plan.rollback_budget) {
+        result.outcome = Outcome::kStopped;
+        result.detail["switched"] = false;
+        result.message = "cannot undo the write cutover of " + step.datastore->name +
+                         " within the rollback budget of " + FormatDuration(plan.rollback_budget) +
+                         ": its stream trails by " +
+                         FormatDuration(milliseconds(std::llround(lag->window.p99_ms))) +
+                         " (lag p99), and an undo drains as much back; wait until the stream "
+                         "catches up or raise rollback_budget (nothing was frozen)";
+        return result;
+      }
+    }
     Emit(StepEvent(step, "cutting over"));
     auto cut = CutOverWrites(*step.datastore, ports, cutover_options);
     if (cut.ok() && cut->problem.empty()) {
@@ -644,6 +769,214 @@ struct MigrationController::Impl {
                            : "; RETURNING THE WRITES TO THE OLD SIDE FAILED: " +
                                  (reverted.ok() ? reverted->problem : reverted.status().message());
     return result;
+  }
+
+  // --- rollback ---
+
+  // How long undoing this run's write cutovers would take now: for each datastore whose cutover
+  // is done, its reverse stream's lag p99 (the drain; a second when not measured yet) plus
+  // kSwitchUndo. `what` gets them in words ("writes orders: lag 12ms").
+  engine::Result<milliseconds> WritesUndoEstimate(std::string* what) {
+    milliseconds total{0};
+    for (const RunStep& step : steps) {
+      if (step.kind != StepKind::kWrites) continue;
+      auto done = journal.FindStep(run_id, step.name);
+      if (!done.ok()) return done.status();
+      if (!*done || (*done)->state != StepState::kDone) continue;
+      EnsureLinks();
+      std::optional<lag::LagSnapshot> lag = reverse_links[LinkIndex(step.datastore)]->Lag();
+      const milliseconds drain =
+          lag ? milliseconds(std::llround(lag->window.p99_ms)) : milliseconds(1000);
+      total += drain + kSwitchUndo;
+      if (!what->empty()) *what += ", ";
+      *what += step.name + ": reverse lag " + (lag ? FormatDuration(drain) : "unknown, 1s taken");
+    }
+    return total;
+  }
+
+  // One undo step, journaled as "undo <step>" in the step's phase: the inverse runs, then the
+  // original step (and `also`, e.g. every traffic step for one weight change) is marked undone.
+  // Returns the problem, empty when it worked.
+  engine::Result<std::string> Undo(const RunStep& step, const std::string& name,
+                                   const std::vector<int64_t>& undone_ids,
+                                   const std::function<engine::Result<StepResult>()>& inverse) {
+    auto record =
+        journal.StartStep(run_id, static_cast<int>(step.phase), name, {{"action", step.inverse}});
+    if (!record.ok()) return record.status();
+    SetLive(step, "undoing");
+    nlohmann::json started = StepEvent(step, "undoing");
+    started["step"] = name;
+    Emit(started);
+    const auto began = Clock::now();
+    auto result = inverse();
+    const int64_t ms = std::chrono::duration_cast<milliseconds>(Clock::now() - began).count();
+    std::string problem;
+    nlohmann::json detail = nlohmann::json::object();
+    if (!result.ok()) {
+      problem = result.status().message();
+      detail["error"] = problem;
+    } else {
+      detail = result->detail;
+      if (result->outcome != Outcome::kDone) problem = result->message;
+    }
+    detail["ms"] = ms;
+    TANDEM_RETURN_IF_ERROR(
+        journal.FinishStep(record->id, problem.empty() ? StepState::kDone : StepState::kFailed,
+                           nlohmann::json::array(), detail));
+    if (problem.empty()) {
+      for (int64_t id : undone_ids) {
+        TANDEM_RETURN_IF_ERROR(journal.SetStepState(id, StepState::kUndone));
+      }
+    }
+    nlohmann::json event = StepEvent(step, problem.empty() ? "undone" : "undo failed");
+    event["step"] = name;
+    event["ms"] = ms;
+    if (!problem.empty()) event["message"] = problem;
+    Emit(event);
+    return problem;
+  }
+
+  // The inverse of `kind`'s steps for a rollback.
+  engine::Result<StepResult> UndoDnsSwitch() {
+    StepResult result;
+    const DnsClient primary(plan.dns->server, PlanTsigKey(*plan.dns));
+    auto revert_journal = DnsJournal(kDnsRevertIntent, kDnsRevertApplied);
+    if (!revert_journal.ok()) return revert_journal.status();
+    DnsSwitchOptions revert_options;
+    revert_options.rollback_budget = plan.rollback_budget;
+    revert_options.stop = [this] { return SignalStop(); };
+    auto reverted = RevertRecords(*plan.dns, primary, *revert_journal, revert_options);
+    if (!reverted.ok()) return reverted.status();
+    result.detail = reverted->detail;
+    if (!reverted->problem.empty()) {
+      result.outcome = Outcome::kStopped;
+      result.message = reverted->problem;
+    }
+    return result;
+  }
+
+  engine::Result<StepResult> UndoWrites(const RunStep& step) {
+    StepResult result;
+    auto ports = WritePorts(step.datastore);
+    if (!ports.ok()) return ports.status();
+    auto reverted = RevertWrites(*step.datastore, *ports, CutoverOptions());
+    if (!reverted.ok()) return reverted.status();
+    result.detail = reverted->detail;
+    if (!reverted->problem.empty()) {
+      result.outcome = Outcome::kStopped;
+      result.message = "writes of " + step.datastore->name + ": " + reverted->problem;
+    }
+    return result;
+  }
+
+  // Undoes the run's steps, newest first (DNS back, writes back, traffic back), each journaled;
+  // resumable: a step already undone is skipped, a half-done inverse runs again (each is
+  // idempotent). The time taken is measured against rollback_budget. The streams end stopped at
+  // their checkpoints: the forward streams resume when the plan runs again.
+  engine::Result<RunResult> RollBack(const std::string& why) {
+    const auto began = Clock::now();
+    auto earlier = journal.Samples(run_id, kRollback);
+    if (!earlier.ok()) return earlier.status();
+    const bool continued = std::any_of(
+        earlier->begin(), earlier->end(),
+        [](const nlohmann::json& entry) { return entry.value("event", "") == "begun"; });
+    if (!continued) {
+      TANDEM_RETURN_IF_ERROR(
+          journal.AppendSample(run_id, kRollback,
+                               {{"event", "begun"},
+                                {"at", FormatUtcTime(std::chrono::system_clock::now())},
+                                {"why", why}}));
+    }
+    TANDEM_RETURN_IF_ERROR(journal.SetRunState(run_id, RunState::kRunning));
+    Emit({{"state", "rolling back"},
+          {"message", (continued ? "continuing the rollback: " : "rolling back: ") + why}});
+    auto records = journal.Steps(run_id);
+    if (!records.ok()) return records.status();
+    const auto find = [&](const std::string& name) -> const StepRecord* {
+      for (const StepRecord& record : *records) {
+        if (record.name == name) return &record;
+      }
+      return nullptr;
+    };
+    // A step needs its inverse when it began (done, failed or interrupted) and was not undone.
+    const auto needs_undo = [](const StepRecord* record) {
+      return record != nullptr && record->state != StepState::kUndone &&
+             record->state != StepState::kSkipped;
+    };
+    std::vector<std::string> undone;
+    std::vector<std::string> problems;
+    bool traffic_done = false;
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+      const RunStep& step = *it;
+      const StepRecord* record = find(step.name);
+      engine::Result<std::string> problem = std::string();
+      if (step.kind == StepKind::kDnsSwitch && needs_undo(record)) {
+        problem = Undo(step, "undo " + step.name, {record->id}, [this] { return UndoDnsSwitch(); });
+      } else if (step.kind == StepKind::kWrites && needs_undo(record)) {
+        problem = Undo(step, "undo " + step.name, {record->id},
+                       [this, &step] { return UndoWrites(step); });
+      } else if ((step.kind == StepKind::kTraffic || step.kind == StepKind::kBaseline) &&
+                 !traffic_done) {
+        // One weight change undoes every traffic step.
+        std::vector<int64_t> ids;
+        for (const RunStep& other : steps) {
+          const StepRecord* other_record = find(other.name);
+          if (other.kind == StepKind::kTraffic && needs_undo(other_record)) {
+            ids.push_back(other_record->id);
+          }
+        }
+        traffic_done = true;
+        if (ids.empty()) continue;
+        problem = Undo(step, "undo traffic", ids, [this] {
+          StepResult result;
+          engine::Status back = ShiftAllToOld();
+          if (!back.ok()) return engine::Result<StepResult>(back);
+          result.detail["traffic_percent"] = 0;
+          return engine::Result<StepResult>(result);
+        });
+      } else {
+        continue;  // reads only, or nothing to undo
+      }
+      if (!problem.ok()) return problem.status();  // the journal failed: stop here
+      if (problem->empty()) {
+        undone.push_back(step.kind == StepKind::kTraffic || step.kind == StepKind::kBaseline
+                             ? "traffic"
+                             : step.name);
+      } else {
+        problems.push_back(*problem);
+      }
+    }
+    StopStreams();
+    const int64_t ms = std::chrono::duration_cast<milliseconds>(Clock::now() - began).count();
+    const bool within = ms <= plan.rollback_budget.count();
+    std::string list;
+    for (const std::string& name : undone) list += (list.empty() ? "" : ", ") + name;
+    std::string outcome =
+        problems.empty()
+            ? "rolled back in " + FormatDuration(milliseconds(ms)) + " (rollback budget " +
+                  FormatDuration(plan.rollback_budget) + (within ? "" : ", EXCEEDED") +
+                  "): " + (list.empty() ? std::string("nothing had changed") : list + " undone") +
+                  "; every request and write on the old side; the streams stopped at their "
+                  "checkpoints (the plan can run again)"
+            : "ROLLBACK INCOMPLETE: " + problems.front() +
+                  (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)"
+                                       : std::string()) +
+                  "; fix it and run `tandem run " + plan.path + " --rollback` again";
+    TANDEM_RETURN_IF_ERROR(
+        journal.AppendSample(run_id, kRollback,
+                             {{"event", "done"},
+                              {"at", FormatUtcTime(std::chrono::system_clock::now())},
+                              {"ms", ms},
+                              {"budget_ms", plan.rollback_budget.count()},
+                              {"within_budget", within},
+                              {"undone", undone},
+                              {"problems", problems}}));
+    TANDEM_RETURN_IF_ERROR(journal.FinishRun(
+        run_id, problems.empty() ? RunState::kRolledBack : RunState::kFailed, outcome));
+    Emit({{"state", problems.empty() ? "rolled back" : "rollback incomplete"},
+          {"message", outcome},
+          {"rollback_ms", ms}});
+    return RunResult{problems.empty() ? RunVerdict::kRolledBack : RunVerdict::kStopped, outcome};
   }
 
   // Whether any plan record may already hold its new value at the DNS primary (true when it
@@ -912,7 +1245,8 @@ struct MigrationController::Impl {
     return result;
   }
 
-  engine::Result<std::vector<std::unique_ptr<Gate>>> TrafficGates(Clock::time_point step_start) {
+  engine::Result<std::vector<std::unique_ptr<Gate>>> TrafficGates(Clock::time_point step_start,
+                                                                  bool with_datastores = true) {
     const TrafficPlan& traffic = *plan.traffic;
     std::vector<std::unique_ptr<Gate>> gates;
     gates.push_back(std::make_unique<ErrorRateGate>(*traffic_monitor, *baseline,
@@ -930,25 +1264,161 @@ struct MigrationController::Impl {
       if (!started.ok()) return started;
       gates.push_back(std::move(probe));
     }
-    for (size_t i = 0; i < links.size(); ++i) {
+    for (size_t i = 0; with_datastores && i < links.size(); ++i) {
       gates.push_back(std::make_unique<DatastoreLagGate>(*links[i], plan.datastores[i].max_lag));
       gates.push_back(std::make_unique<ConsistencyGate>(*links[i], kConsistencyInterval));
     }
     return gates;
   }
 
+  // The baseline phase 4 measured, read back from the journal after a restart.
+  engine::Status LoadBaseline(const RunStep& step) {
+    if (baseline) return engine::Status::Ok();
+    auto baseline_step = journal.FindStep(run_id, "baseline");
+    if (!baseline_step.ok()) return baseline_step.status();
+    if (!*baseline_step || !(*baseline_step)->detail.contains("baseline")) {
+      return engine::Internal("step " + step.name + " runs without a baseline");
+    }
+    baseline = TrafficBaseline::FromJson((*baseline_step)->detail["baseline"]);
+    return engine::Status::Ok();
+  }
+
+  // Phase 6's "monitor": for the window (counted from the step's first start, so a resumed run
+  // does not start it over), the streams that keep the sides current run (the reverse stream of a
+  // datastore whose writes are on the new side, the forward stream of any other), and the gates
+  // watch: phase 4's traffic gates against the baseline, every stream's lag, a full verify every
+  // verify_every. A failing gate is a breach: journaled (sample "monitor"), shown, counted in the
+  // live status; with rollback_on_breach it rolls the migration back. At the end, the verdict on
+  // decommissioning the old side.
+  engine::Result<StepResult> RunMonitor(const RunStep& step, StepRecord& record) {
+    StepResult result;
+    const MonitorPlan& monitor = plan.monitor;
+    EnsureLinks();
+    std::vector<std::unique_ptr<Gate>> made;
+    nlohmann::json watched = nlohmann::json::array();
+    if (plan.traffic) {
+      if (engine::Status started = EnsureTrafficMonitor(); !started.ok()) return started;
+      if (engine::Status loaded = LoadBaseline(step); !loaded.ok()) return loaded;
+      auto gates = TrafficGates(Clock::now(), /*with_datastores=*/false);
+      if (!gates.ok()) return gates.status();
+      for (auto& gate : *gates) made.push_back(std::move(gate));
+    }
+    for (size_t i = 0; i < plan.datastores.size(); ++i) {
+      const DatastorePlan& datastore = plan.datastores[i];
+      bool on_new = false;
+      if (datastore.writer && haproxy) {
+        auto writes_on_new = WritesOnNewSide(datastore, *haproxy);
+        if (!writes_on_new.ok()) return writes_on_new.status();
+        on_new = *writes_on_new;
+      }
+      DatastoreLink& link = on_new ? *reverse_links[i] : *links[i];
+      if (engine::Status started = link.StartStream(); !started.ok()) return started;
+      watched.push_back(link.name());
+      made.push_back(std::make_unique<DatastoreLagGate>(link, datastore.max_lag));
+      made.push_back(std::make_unique<ConsistencyGate>(link, monitor.verify_every));
+    }
+    GateWatch gates(std::move(made));
+    result.detail["streams"] = watched;
+
+    // The window and the breaches so far (a resumed step keeps both).
+    const int64_t now_ms = std::chrono::duration_cast<milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    const int64_t elapsed_ms = std::max<int64_t>(0, now_ms - record.started_at_ms);
+    const auto window_end =
+        Clock::now() + std::max(milliseconds(0), monitor.window - milliseconds(elapsed_ms));
+    auto earlier = journal.Samples(run_id, kMonitor);
+    if (!earlier.ok()) return earlier.status();
+    nlohmann::json breaches = nlohmann::json::array();
+    for (const nlohmann::json& sample : *earlier) {
+      if (sample.value("event", "") == "breach") breaches.push_back(sample);
+    }
+    std::set<std::string> in_breach;  // gates failing now: one breach per episode
+    auto last_journal = Clock::time_point{};
+    auto last_sample = Clock::time_point{};
+    SetLive(step, "monitoring");
+    while (true) {
+      const auto now = Clock::now();
+      std::vector<GateReading> readings = gates.Evaluate(now);
+      for (const GateReading& reading : readings) {
+        if (!reading.failing()) {
+          in_breach.erase(reading.name);
+          continue;
+        }
+        if (!in_breach.insert(reading.name).second) continue;
+        nlohmann::json breach = {{"event", "breach"},
+                                 {"at", FormatUtcTime(std::chrono::system_clock::now())},
+                                 {"gate", reading.ToJson()},
+                                 {"message", reading.name + ": " + reading.Describe()}};
+        Record(journal.AppendSample(run_id, kMonitor, breach));
+        breaches.push_back(breach);
+        {
+          std::lock_guard<std::mutex> lock(live_mutex);
+          live.monitor_breaches = static_cast<int64_t>(breaches.size());
+        }
+        nlohmann::json event = StepEvent(step, "breach");
+        event["gates"] = ReadingsToJson(readings);
+        event["message"] = "breach in phase 6: " + breach["message"].get<std::string>();
+        Emit(event);
+        if (monitor.rollback_on_breach) {
+          rollback_requested = true;
+          rollback_reason = "gate " + reading.name +
+                            " failed in phase 6 (rollback_on_breach): " + reading.Describe();
+          result.gates = ReadingsToJson(readings);
+          return Interrupted(result);
+        }
+      }
+      const double left_s = std::chrono::duration<double>(window_end - now).count();
+      UpdateLag();
+      {
+        std::lock_guard<std::mutex> lock(live_mutex);
+        live.gates = readings;
+        live.dwell_left_s = std::max(0.0, left_s);
+        live.monitor_breaches = static_cast<int64_t>(breaches.size());
+      }
+      if (now - last_journal >= kJournalEvery) {
+        last_journal = now;
+        nlohmann::json gates_json = ReadingsToJson(readings);
+        Record(journal.UpdateStepGates(record.id, gates_json));
+        if (now - last_sample >= kSampleEvery) {
+          last_sample = now;
+          Record(
+              journal.AppendSample(run_id, "gates", {{"step", step.name}, {"gates", gates_json}}));
+        }
+        nlohmann::json event = StepEvent(step, "monitoring");
+        event["gates"] = gates_json;
+        event["time_left_s"] = std::max(0.0, left_s);
+        event["breaches"] = breaches.size();
+        Emit(event);
+      }
+      if (now >= window_end) {
+        result.gates = ReadingsToJson(readings);
+        break;
+      }
+      if (StopRequested()) return Interrupted(result);
+      engine::Status tick = Tick();
+      if (!tick.ok()) return tick;
+    }
+    const bool decommission = breaches.empty();
+    result.detail["breaches"] = breaches;
+    result.detail["window_ms"] = monitor.window.count();
+    result.detail["decommission"] = decommission;
+    result.detail["verdict"] =
+        decommission ? "the old side may be decommissioned: " + FormatDuration(monitor.window) +
+                           " on the new side without a breach"
+                     : "do not decommission the old side yet: " + std::to_string(breaches.size()) +
+                           " breach(es) in the window, the first: " +
+                           breaches.front().value("message", std::string("?")) +
+                           "; keep the old side until they are explained";
+    monitor_verdict = result.detail["verdict"].get<std::string>();
+    return result;
+  }
+
   engine::Result<StepResult> RunTraffic(const RunStep& step, StepRecord& record) {
     StepResult result;
     engine::Status monitor = EnsureTrafficMonitor();
     if (!monitor.ok()) return monitor;
-    if (!baseline) {
-      auto baseline_step = journal.FindStep(run_id, "baseline");
-      if (!baseline_step.ok()) return baseline_step.status();
-      if (!*baseline_step || !(*baseline_step)->detail.contains("baseline")) {
-        return engine::Internal("traffic step " + step.name + " runs without a baseline");
-      }
-      baseline = TrafficBaseline::FromJson((*baseline_step)->detail["baseline"]);
-    }
+    if (engine::Status loaded = LoadBaseline(step); !loaded.ok()) return loaded;
     if (!plan.datastores.empty()) {
       engine::Status started = StartStreams();
       if (!started.ok()) return started;
@@ -980,7 +1450,7 @@ struct MigrationController::Impl {
     const auto gates_start = Clock::now();
     auto made_gates = TrafficGates(gates_start);
     if (!made_gates.ok()) return made_gates.status();
-    std::vector<std::unique_ptr<Gate>> gates = std::move(*made_gates);
+    GateWatch gates(std::move(*made_gates));
     auto share = SetShare(step.traffic_percent);
     if (!share.ok()) return share.status();
     result.detail["share"] = *share;
@@ -994,31 +1464,10 @@ struct MigrationController::Impl {
     const auto hard_end = dwell_end + plan.traffic->dwell;  // too few samples: wait one more dwell
     auto last_journal = Clock::time_point{};
     auto last_sample = Clock::time_point{};
-    // A gate that was measured once and then cannot be measured (HAProxy's statistics or a lag
-    // measurement gone) counts as failing after kUnmeasurableLimit: nobody watches otherwise.
-    std::vector<std::optional<Clock::time_point>> unmeasurable_since(gates.size());
-    std::vector<bool> measured(gates.size(), false);
     SetLive(step, "dwell");
     while (true) {
       const auto now = Clock::now();
-      std::vector<GateReading> readings;
-      for (size_t i = 0; i < gates.size(); ++i) {
-        GateReading reading = gates[i]->Evaluate(now);
-        if (reading.verdict != GateVerdict::kInsufficient) {
-          measured[i] = true;
-          unmeasurable_since[i].reset();
-        } else if (measured[i]) {
-          if (!unmeasurable_since[i]) unmeasurable_since[i] = now;
-          if (now - *unmeasurable_since[i] >= kUnmeasurableLimit) {
-            reading.verdict = GateVerdict::kFailing;
-            reading.detail = "could not be measured for " +
-                             FormatDuration(std::chrono::duration_cast<milliseconds>(
-                                 now - *unmeasurable_since[i])) +
-                             " after it was: " + reading.detail;
-          }
-        }
-        readings.push_back(std::move(reading));
-      }
+      std::vector<GateReading> readings = gates.Evaluate(now);
       const GateReading* failing = nullptr;
       bool all_passing = true;
       for (const GateReading& reading : readings) {
@@ -1119,6 +1568,8 @@ struct MigrationController::Impl {
         return RunWrites(step);
       case StepKind::kDnsSwitch:
         return RunDnsSwitch(step);
+      case StepKind::kMonitor:
+        return RunMonitor(step, record);
     }
     return engine::Internal("unknown step kind");
   }
@@ -1261,6 +1712,26 @@ struct MigrationController::Impl {
     if (!latest.ok()) return latest.status();
     const bool unfinished = *latest && ((*latest)->state == RunState::kRunning ||
                                         (*latest)->state == RunState::kWaiting);
+    if (options.rollback) {
+      if (!*latest) {
+        return engine::FailedPrecondition("nothing to roll back in " + journal.path() +
+                                          ": the plan has not run");
+      }
+      run_id = (*latest)->id;
+      if ((*latest)->state == RunState::kCompleted) {
+        return engine::FailedPrecondition(
+            "run #" + std::to_string(run_id) + " of plan " + plan.name +
+            " completed (the migration is done): there is nothing to roll back; moving back is "
+            "a new migration with source and target exchanged");
+      }
+      if ((*latest)->state == RunState::kRolledBack) {
+        const std::string message =
+            "run #" + std::to_string(run_id) + " was rolled back already: " + (*latest)->outcome;
+        Emit({{"state", "rolled back"}, {"message", message}});
+        return RunResult{RunVerdict::kRolledBack, message};
+      }
+      return RollBack("asked for with `tandem run --rollback`");
+    }
     if (options.resume) {
       if (!unfinished) {
         return engine::FailedPrecondition(
@@ -1299,6 +1770,11 @@ struct MigrationController::Impl {
       if (!begun.ok()) return begun.status();
       run_id = *begun;
     }
+    if (options.resume) {
+      auto rollback = journal.Samples(run_id, kRollback);
+      if (!rollback.ok()) return rollback.status();
+      if (!rollback->empty()) return RollBack("the run was being rolled back when it stopped");
+    }
     Record(journal.SetRunState(run_id, RunState::kRunning));
     Emit({{"state", options.resume ? "resumed" : "started"}, {"run", run_id}});
     if (options.resume) {
@@ -1316,6 +1792,7 @@ struct MigrationController::Impl {
 
     std::optional<Phase> approved_phase;
     for (const RunStep& step : steps) {
+      if (RollbackRequested()) return Interrupt();
       auto existing = journal.FindStep(run_id, step.name);
       if (!existing.ok()) return existing.status();
       if (*existing && (*existing)->state == StepState::kDone) {
@@ -1404,7 +1881,18 @@ struct MigrationController::Impl {
     if (!plan.datastores.empty()) {
       outcome += "; the streams are stopped (run tandem sync to keep them going)";
     }
-    if (!WriterDatastores(plan).empty()) outcome += "; " + NotRunNote(plan);
+    if (!monitor_verdict.empty()) {
+      outcome += "; " + monitor_verdict;
+    } else if (plan.monitor.enabled) {
+      // Done before a resume: the verdict is in the journal.
+      auto watched = journal.FindStep(run_id, "monitor");
+      if (watched.ok() && *watched && (*watched)->detail.contains("verdict")) {
+        outcome += "; " + (*watched)->detail["verdict"].get<std::string>();
+      }
+    }
+    if (!WriterDatastores(plan).empty() && !plan.monitor.enabled) {
+      outcome += "; " + NotRunNote(plan);
+    }
     StopStreams();
     if (engine::Status recorded = journal.FinishRun(run_id, RunState::kCompleted, outcome);
         !recorded.ok()) {
@@ -1414,7 +1902,11 @@ struct MigrationController::Impl {
     return RunResult{RunVerdict::kCompleted, outcome};
   }
 
-  RunResult Interrupt() {
+  engine::Result<RunResult> Interrupt() {
+    if (rollback_requested) {
+      return RollBack(rollback_reason.empty() ? "asked for with `tandem run --rollback`"
+                                              : rollback_reason);
+    }
     StopStreams();
     const std::string message = "stopped on request at a safe point; traffic stays at " +
                                 std::to_string(live_traffic_percent()) +
@@ -1436,6 +1928,7 @@ engine::Status MigrationController::Preflight() { return impl_->Preflight(); }
 engine::Result<RunResult> MigrationController::Run() {
   engine::Status locked = impl_->journal.AcquireController();
   if (!locked.ok()) return locked;
+  impl_->controller_thread = std::this_thread::get_id();
   impl_->last_renew = Clock::now();
   auto result = impl_->RunLocked();
   if (!result.ok() && impl_->plan.traffic && impl_->live_traffic_percent() > 0) {

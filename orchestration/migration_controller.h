@@ -21,6 +21,19 @@
 // from its own checkpoint), the baseline is read back from the journal. The traffic share never
 // goes down on resume except to abort: a step's action only sets its own share.
 //
+// Rollback (`tandem run PLAN --rollback`; options.rollback in a new controller, or a request in
+// the journal that a running controller polls wherever it polls `stop_flag`, and before each
+// step): the inverses of the run's steps that began, newest first, each journaled as a step
+// "undo <name>" and the original marked "undone": the DNS records back (compare-and-swap,
+// RevertRecords), the writes back (RevertWrites: the new side frozen, the reverse stream drained
+// into the old side, the writer switched back), every request back on the old servers. Steps that
+// only read have nothing to undo. The streams end stopped at their checkpoints (the forward ones
+// handed over so that running the plan again resumes them). The time taken is journaled (sample
+// "rollback": begun / done with ms, budget_ms, within_budget) and reported against
+// rollback_budget. The run ends "rolled_back" (kRolledBack), or "failed" when an inverse could not
+// finish (kStopped, naming it; --rollback again continues). A rollback interrupted by a crash is
+// continued by --rollback or --resume. A completed run is not rolled back (FailedPrecondition).
+//
 // Stop: `stop_flag` is polled at every tick (250 ms); the controller then stops at the next
 // safe point (between two gate evaluations), leaves the traffic as it is (every share it holds was
 // passing its gates), stops the streams it supervises, journals nothing more than the readings, and
@@ -52,6 +65,7 @@ enum class RunVerdict {
   kCompleted,    // every step done: exit 0
   kStopped,      // a gate or a blocker stopped it; traffic back on the old servers: exit 1
   kInterrupted,  // stopped on request; --resume continues: exit 2 with that advice
+  kRolledBack,   // every done step undone (--rollback, or a rollback handed to this controller)
 };
 
 struct RunResult {
@@ -61,6 +75,8 @@ struct RunResult {
 
 struct ControllerOptions {
   bool resume = false;
+  // Roll the newest run back (it must be unfinished, or failed) instead of running the plan.
+  bool rollback = false;
   DatastoreLinkPorts ports;  // how to reach the datastores (tools/ fills it)
   // Set on SIGINT / SIGTERM (tools/stop_signals.h); polled at every tick and by verifications.
   const std::atomic<bool>* stop_flag = nullptr;
@@ -80,6 +96,7 @@ struct LiveStatus {
   double dwell_left_s = 0;
   std::vector<GateReading> gates;
   std::vector<std::pair<std::string, double>> lag_p99_ms;  // per datastore
+  int64_t monitor_breaches = 0;  // phase 6: gates that failed during the window (episodes)
 };
 
 class MigrationController {

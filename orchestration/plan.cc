@@ -337,9 +337,16 @@ class PlanReader {
     if (const toml::node* node = scope.table.get("monitor")) {
       if (const toml::table* table = TableOf(*node, "monitor", "[monitor]")) {
         const Scope monitor{*table, "monitor"};
-        CheckKnownKeys(monitor, {"window"});
+        CheckKnownKeys(monitor, {"window", "verify_every", "rollback_on_breach"});
+        plan.monitor.enabled = true;
         if (auto window = Duration(monitor, "window", "\"72h\"", Sign::kNonNegative)) {
           plan.monitor.window = window->value;
+        }
+        if (auto every = Duration(monitor, "verify_every", "\"1h\"", Sign::kPositive)) {
+          plan.monitor.verify_every = every->value;
+        }
+        if (auto breach = Boolean(monitor, "rollback_on_breach", "true")) {
+          plan.monitor.rollback_on_breach = breach->value;
         }
       }
     }
@@ -500,6 +507,19 @@ class PlanReader {
       return Located<int64_t>{value->get(), node->source().begin};
     }
     WrongType(*node, scope.Key(key), key, "an integer", example);
+    return std::nullopt;
+  }
+
+  std::optional<Located<bool>> Boolean(const Scope& scope, std::string_view key,
+                                       std::string_view example) {
+    const toml::node* node = Get(scope, key, Presence::kOptional, example);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    if (const auto* value = node->as_boolean()) {
+      return Located<bool>{value->get(), node->source().begin};
+    }
+    WrongType(*node, scope.Key(key), key, "true or false", example);
     return std::nullopt;
   }
 

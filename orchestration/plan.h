@@ -87,8 +87,12 @@ struct DnsPlan {
   std::optional<std::string> tls_host, tls_address, tls_ca;
 };
 
+// Phase 6: runs only when the plan has a [monitor] table (`enabled`).
 struct MonitorPlan {
-  Milliseconds window{72LL * 3600 * 1000};
+  bool enabled = false;
+  Milliseconds window{72LL * 3600 * 1000};  // default 72h, as the playbook says
+  Milliseconds verify_every{3'600'000};     // full verify of new against old, default 1h
+  bool rollback_on_breach = false;          // a failing gate rolls the migration back
 };
 
 struct Plan {

@@ -172,6 +172,42 @@ std::vector<RunStep> ExpandPlan(const Plan& plan) {
         "watched";
     steps.push_back(dns_switch);
   }
+
+  if (plan.monitor.enabled) {
+    const MonitorPlan& monitor = plan.monitor;
+    RunStep watch;
+    watch.phase = Phase::kMonitor;
+    watch.kind = StepKind::kMonitor;
+    watch.name = "monitor";
+    const std::string writers = WriterDatastores(plan);
+    watch.action =
+        "for " + FormatDuration(monitor.window) + ", keep " +
+        (writers.empty() ? std::string("the streams")
+                         : "the reverse streams (" + writers + ") and the other streams") +
+        " running; watch " +
+        (plan.traffic ? "the new servers' error rate and response times against the "
+                        "baseline, "
+                      : "") +
+        "lag, and verify new against old every " + FormatDuration(monitor.verify_every);
+    std::string traffic_gates;
+    if (plan.traffic) {
+      const TrafficPlan& traffic = *plan.traffic;
+      std::ostringstream text;
+      text << "evaluated every 250 ms: new's 5xx rate <= baseline's + "
+           << traffic.max_error_rate_increase << "; new's median and p95 response time <= "
+           << "baseline's x " << 1.0 + traffic.max_latency_increase << " + "
+           << FormatDuration(traffic.latency_slack)
+           << (traffic.probes.empty() ? "" : "; every probe answers 2xx") << "; ";
+      traffic_gates = text.str();
+    }
+    watch.gate = traffic_gates +
+                 "every stream's lag p99 under its max_lag; each periodic verify consistent. A "
+                 "breach is recorded and shown" +
+                 (monitor.rollback_on_breach ? " and rolls the migration back" : "") +
+                 "; at the end, the verdict on decommissioning the old side";
+    watch.inverse = "none needed: watches only";
+    steps.push_back(watch);
+  }
   return steps;
 }
 
@@ -184,15 +220,16 @@ std::string WriterDatastores(const Plan& plan) {
 }
 
 std::string NotRunNote(const Plan& plan) {
+  if (plan.monitor.enabled) return "";
   const std::string writers = WriterDatastores(plan);
   if (!writers.empty()) {
-    return "not run by this version of tandem: phase 6 (monitor); the run ends after phase 5 with "
+    return "no [monitor] in the plan, so phase 6 does not run: the run ends after phase 5 with "
            "the streams stopped, the reverse streams (" +
            writers +
            ") included: start them again with `tandem sync --source <new> --target <old> "
            "--stream <datastore>.reverse --from-now` to keep the old side current";
   }
-  return "not run by this version of tandem: phase 6 (monitor); the run ends after its last step "
+  return "no [monitor] in the plan, so phase 6 does not run: the run ends after its last step "
          "with the streams stopped";
 }
 

@@ -22,6 +22,11 @@
 //                                                  switched old -> new in one compare-and-swap
 //                                                  update, propagation watched
 //                                                  (dns_switch_step.h)
+//   phase 6 monitor        "monitor"               ([monitor] only) for the window: the reverse
+//                                                  streams (and the others) kept running, the
+//                                                  phase-4 gates against the baseline, lag, a
+//                                                  periodic verify; breaches recorded (and rolled
+//                                                  back on, when the plan says so); the verdict
 //
 // Steps are idempotent: running a done step again changes nothing, so replay after a crash is
 // safe. The step name is its identity in the journal.
@@ -44,7 +49,8 @@ enum class StepKind {
   kBaseline,
   kTraffic,
   kWrites,
-  kDnsSwitch
+  kDnsSwitch,
+  kMonitor
 };
 
 struct RunStep {
@@ -61,8 +67,8 @@ struct RunStep {
 // REQUIRES: `plan` outlives the result (steps point into it).
 std::vector<RunStep> ExpandPlan(const Plan& plan);
 
-// What the plan asks that this version does not run, as one sentence for --dry-run and the run's
-// outcome: phase 6 (and with it the reverse streams after the run ends).
+// What the plan does not run, as one sentence for --dry-run and the run's outcome: phase 6 without
+// [monitor] (and with it the reverse streams after the run ends); "" with [monitor].
 std::string NotRunNote(const Plan& plan);
 // The names of the datastores with a `writer`, comma-separated; "" when none.
 std::string WriterDatastores(const Plan& plan);

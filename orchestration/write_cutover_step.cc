@@ -170,11 +170,11 @@ engine::Status CheckPorts(const DatastorePlan& datastore, const WriteCutoverPort
 }
 
 // Waits until `link` has applied what its source holds now: the stream is live from there on.
-// Redis: the first PSYNC of a stream to a source without a replication backlog (no replica
-// attached since it started) is answered with a full resync, for which the source starts a new
-// replication id; a position read before that names the old id and cannot be compared with the
-// stream's checkpoint (kFailedPrecondition). The position is then read again, until the two share
-// a history or `timeout` has passed.
+// Redis: a source without a replication backlog is made to create one by the hand-over (which
+// gives it a new replication id); should that fail, the stream's first PSYNC is answered with a
+// full resync, for which the source starts a new replication id too. A position read before either
+// names the old id and cannot be compared with the stream's checkpoint (kFailedPrecondition). The
+// position is then read again, until the two share a history or `timeout` has passed.
 engine::Result<std::chrono::milliseconds> WaitForSourceNow(DatastoreLink& link,
                                                            milliseconds timeout,
                                                            const std::function<bool()>& stop,
@@ -208,6 +208,15 @@ engine::Result<bool> WritesOnNewSide(const DatastorePlan& datastore,
   if (!datastore.writer) return false;
   TANDEM_ASSIGN_OR_RETURN(WriterServers servers, ReadWriterServers(haproxy, *datastore.writer));
   return servers.on_new();
+}
+
+bool RevertBegun(const DatastorePlan& datastore, const std::vector<nlohmann::json>& recorded) {
+  for (auto it = recorded.rbegin(); it != recorded.rend(); ++it) {
+    if (it->value("datastore", "") != datastore.name) continue;
+    return it->value("direction", "") == kRevert &&
+           it->value("sub_step", "") != "forward restarted";
+  }
+  return false;
 }
 
 DatastorePlan ReversePlan(const DatastorePlan& datastore) {
@@ -313,7 +322,13 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
   steps.Begin();
   if (redis) {
     TANDEM_RETURN_IF_ERROR(old_side->Thaw());  // out of the writer backend; the reverse writes
+  } else {
+    // MySQL's super_read_only would stop the reverse stream's applier too; read_only stays.
+    TANDEM_RETURN_IF_ERROR(old_side->AdmitPrivilegedWriters());
   }
+  // Handed over at the new side's present position, whatever an earlier (reverted) cutover left
+  // in its checkpoint: nobody but the forward stream, stopped at step 2, has written the new side.
+  TANDEM_RETURN_IF_ERROR(ports.reverse->CheckpointAtSourceEnd(options.reverse_start_timeout));
   TANDEM_RETURN_IF_ERROR(ports.reverse->StartStream());
   auto reverse_live = WaitForSourceNow(*ports.reverse, options.reverse_start_timeout, stop, redis);
   if (!reverse_live.ok()) {
@@ -357,8 +372,11 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
                           SideFreeze::Open(ports.open_database, datastore.target));
   TANDEM_ASSIGN_OR_RETURN(engine::WriteFreezeState new_state, new_side->State());
   steps.Begin();
+  // Journaled first: a crash from here on is resumed as this revert, never as a cutover.
+  TANDEM_RETURN_IF_ERROR(steps.Intent("begun"));
   const auto frozen_at = std::chrono::system_clock::now();
-  if (servers.new_in || new_state.frozen) {
+  const bool took_writes = servers.new_in || new_state.frozen;
+  if (took_writes) {
     // The new side took writes (or an earlier revert froze it): freeze it, take it out, and drain
     // everything it acknowledged into the old side.
     engine::FreezeOptions freeze_options;
@@ -367,6 +385,10 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
     ports.reverse->StopLagMonitor();
     TANDEM_ASSIGN_OR_RETURN(engine::FreezeReport frozen, new_side->Freeze(freeze_options));
     TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
+    if (datastore.source.engine != engine::EngineKind::kRedis) {
+      // Out of the backend: the forward stream's hand-over writes its checkpoint there.
+      TANDEM_RETURN_IF_ERROR(new_side->AdmitPrivilegedWriters());
+    }
     TANDEM_RETURN_IF_ERROR(steps.Done("freeze new", {{"freeze", frozen.detail}}));
     steps.Begin();
     TANDEM_ASSIGN_OR_RETURN(engine::Position new_position, new_side->CurrentPosition());
@@ -390,6 +412,15 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
     TANDEM_RETURN_IF_ERROR(TakeOut(haproxy, route.haproxy_backend, route.new_server));
   }
   ports.reverse->Stop();
+  if (took_writes && !servers.old_in) {
+    // Old and new hold the same data now, and only tandem has written the old side since the
+    // cutover (the reverse stream): the forward stream is handed over at the old side's present
+    // position, so it does not stream the reverse stream's writes back (a Redis INCR would count
+    // twice). Not once the old side took writes again: those must be streamed.
+    steps.Begin();
+    TANDEM_RETURN_IF_ERROR(ports.forward->CheckpointAtSourceEnd(options.reverse_start_timeout));
+    TANDEM_RETURN_IF_ERROR(steps.Done("forward handed over"));
+  }
 
   // The old side takes the writes again.
   steps.Begin();
@@ -407,6 +438,12 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
   // The new side is written by the forward stream only, as before the cutover.
   steps.Begin();
   TANDEM_RETURN_IF_ERROR(new_side->Thaw());
+  if (took_writes) {
+    // The reverse stream is not resumed by a later cutover (it is handed over afresh): its
+    // PostgreSQL slot would only retain the new side's WAL. Dropped before the forward stream
+    // writes the new side again (the drop catches up first: there is nothing to catch up).
+    TANDEM_RETURN_IF_ERROR(ports.reverse->DropSourceSlot(options.drain_timeout));
+  }
   TANDEM_RETURN_IF_ERROR(ports.forward->StartStream());
   TANDEM_RETURN_IF_ERROR(steps.Done("forward restarted"));
   return result;

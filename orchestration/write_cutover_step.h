@@ -18,13 +18,15 @@
 //   3. verify   (when `final_verify`) a full verification of old against new
 //               (DatastoreLink::Verify); a difference stops the cutover before any switch.
 //   4. reverse  Redis: the old primary's pause is lifted (it is out of the writer backend; the
-//               reverse stream must write there). The reverse stream new -> old is started from
-//               the new side's position now (`tandem sync --from-now`, stream
-//               "<datastore>.reverse"), and waited for until it has durably reached the new side's
-//               current position (`reverse_start_timeout`): from then on every write on the new
-//               side reaches the old one. The old side stays frozen for clients; tandem's applier
-//               writes through the freeze (MySQL/MariaDB: an account with READ ONLY ADMIN or
-//               SUPER; PostgreSQL: its sessions turn default_transaction_read_only off).
+//               reverse stream must write there); MySQL: its super_read_only is turned off,
+//               read_only stays (WriteFreeze::AdmitPrivilegedWriters). The reverse stream
+//               new -> old is handed over at the new side's position now
+//               (DatastoreLink::CheckpointAtSourceEnd, stream "<datastore>.reverse"), started,
+//               and waited for until it has durably reached the new side's current position
+//               (`reverse_start_timeout`): from then on every write on the new side reaches the
+//               old one. The old side stays frozen for clients; tandem's applier writes through
+//               the freeze (MySQL/MariaDB: an account with READ ONLY ADMIN or SUPER; PostgreSQL:
+//               its sessions turn default_transaction_read_only off).
 //   5. switch   new_server into the writer backend (state ready, its weight restored to at least
 //               1), old_server stays out. The write pause ends here and is reported.
 // At no moment are both sides writable and reachable through the writer backend: the new server
@@ -39,15 +41,23 @@
 // server out twice, a drain already complete, a reverse stream with a checkpoint); the write pause
 // is measured from the first journaled freeze.
 //
-// RevertWrites, the inverse, from whatever state a cutover left:
-//   - switched (new_server in): freeze the new side, new_server out and its sessions shut down,
-//     drain the reverse stream to the new side's position, stop it; then the old side is thawed
-//     and old_server put back in; the new side is thawed (out of the backend, it is written only by
-//     the forward stream again) and the forward stream restarted.
+// RevertWrites, the inverse, from whatever state a cutover left. It first journals "begun"
+// (direction "revert"): a controller resuming the step after a crash finishes the revert instead of
+// cutting over again (RevertBegun).
+//   - switched (new_server in, or the new side frozen by an earlier revert): freeze the new side,
+//     new_server out and its sessions shut down, drain the reverse stream to the new side's
+//     position, stop it; then, while the old side is still out of the backend, the forward stream
+//     is handed over at the old side's present position (DatastoreLink::CheckpointAtSourceEnd: the
+//     reverse stream's writes into the old side are not streamed back); the old side is thawed and
+//     old_server put back in; the new side is thawed (out of the backend, it is written only by the
+//     forward stream again), the reverse stream's PostgreSQL slot dropped, and the forward stream
+//     restarted.
 //   - not switched: the reverse stream stopped, old side thawed, old_server in, new_server out, the
-//     forward stream restarted.
+//     forward stream restarted from its own checkpoint (the drain may not have finished).
 // Nothing written on either side is lost: every write the new side acknowledged is drained into the
 // old one before the old one takes writes again.
+// The cutover, for its part, hands the reverse stream over at the new side's present position
+// before starting it (step 4), so the checkpoint of an earlier, reverted cutover is never resumed.
 //
 // Thread safety: free functions on the caller's thread; the links are used through their
 // thread-safe API.
@@ -116,6 +126,10 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
 // Whether the writer backend of `datastore` sends its writes to the new side (new_server in,
 // old_server out). false without a writer route. Errors: HAProxy's.
 engine::Result<bool> WritesOnNewSide(const DatastorePlan& datastore, const HaproxyRuntime& haproxy);
+
+// Whether the newest of `recorded` (WriteCutoverPorts::recorded) for `datastore` belongs to a
+// revert that has not finished ("begun" journaled, no "forward restarted" after it).
+bool RevertBegun(const DatastorePlan& datastore, const std::vector<nlohmann::json>& recorded);
 
 // The reverse stream's plan: source and target exchanged, named "<datastore>.reverse".
 DatastorePlan ReversePlan(const DatastorePlan& datastore);

@@ -10,11 +10,14 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "lag/metrics_http_server.h"
 #include "lag/prometheus_text.h"
+#include "orchestration/duration.h"
 #include "orchestration/journal.h"
 #include "orchestration/migration_controller.h"
 #include "orchestration/plan.h"
@@ -33,8 +36,8 @@ using orchestration::Journal;
 using orchestration::Plan;
 
 constexpr char kRunUsage[] =
-    "Usage: tandem run PLAN [--dry-run] [--resume] [--journal PATH] [--format text|json]\n"
-    "                       [--metrics-port P]\n"
+    "Usage: tandem run PLAN [--dry-run] [--resume | --rollback] [--journal PATH]\n"
+    "                       [--format text|json] [--metrics-port P]\n"
     "\n"
     "Walks a migration plan (TOML) through its phases, every step gated on measurements:\n"
     "assessment, provisioning checks, data synchronization (lag and verify gates) and traffic\n"
@@ -42,8 +45,15 @@ constexpr char kRunUsage[] =
     "consistency gates; a failing gate sends every request back to the old servers at once).\n"
     "The journal (SQLite, beside the plan) records every step, so --resume continues after any\n"
     "stop, and `tandem status PLAN` shows where a run stands.\n"
-    "Exit status: 0 every step done, 1 stopped by a gate or blocker (traffic back on old),\n"
-    "2 could not run (bad plan, unreachable server, another controller, interrupted).\n";
+    "--rollback undoes the newest run (unfinished, interrupted, crashed or failed), newest step\n"
+    "first: DNS records back, writes back on the old side (the reverse stream drained into it\n"
+    "first), every request back on the old servers; timed against rollback_budget. While a\n"
+    "controller runs the plan, the rollback is handed to it through the journal and this waits\n"
+    "for the result. Exit status: 0 rolled back, 1 a step could not be undone (it says which;\n"
+    "--rollback again continues), 2 could not run.\n"
+    "Exit status: 0 every step done, 1 stopped by a gate or blocker (traffic back on old) or\n"
+    "rolled back on request, 2 could not run (bad plan, unreachable server, another\n"
+    "controller, interrupted).\n";
 
 constexpr char kStatusUsage[] =
     "Usage: tandem status PLAN [--journal PATH] [--format text|json]\n"
@@ -277,7 +287,60 @@ std::string RenderRunMetrics(const Plan& plan, const orchestration::LiveStatus& 
     out << "tandem_run_lag_p99_milliseconds{" << plan_label << ",datastore=\""
         << lag::EscapePrometheusLabelValue(datastore) << "\"} " << p99 << "\n";
   }
+  out << "# HELP tandem_run_monitor_breaches_total Gates that failed during phase 6's window.\n"
+      << "# TYPE tandem_run_monitor_breaches_total counter\n"
+      << "tandem_run_monitor_breaches_total{" << plan_label << "} " << live.monitor_breaches
+      << "\n";
   return out.str();
+}
+
+// --rollback while another process controls the plan: the request goes into the journal, the
+// controller carries it out, and this waits for the run to end (the controller's own bounded
+// steps, e.g. a write cutover in progress, finish first). Returns the exit status, or nullopt when
+// no controller is alive (or it died before finishing): then this process rolls back itself.
+std::optional<int> HandRollbackToRunningController(const Plan& plan, OutputFormat format) {
+  auto journal = Journal::Open(plan.journal_path, /*create=*/false);
+  if (!journal.ok()) return ReportError("run", journal.status());
+  auto holder = (*journal)->Controller();
+  if (!holder.ok()) return ReportError("run", holder.status());
+  if (!*holder || !(*holder)->alive) return std::nullopt;
+  auto latest = (*journal)->LatestRun();
+  if (!latest.ok()) return ReportError("run", latest.status());
+  if (!*latest) return std::nullopt;
+  const int64_t run_id = (*latest)->id;
+  if (engine::Status requested = (*journal)->RequestRollback(run_id); !requested.ok()) {
+    return ReportError("run", requested);
+  }
+  if (format == OutputFormat::kText) {
+    std::cout << "rollback of run #" << run_id << " handed to the running controller (pid "
+              << (*holder)->pid << "); waiting for it" << std::endl;
+  }
+  // The controller's longest bounded step (a write cutover) plus the rollback itself.
+  const auto deadline =
+      std::chrono::steady_clock::now() + plan.rollback_budget + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto run = (*journal)->LatestRun();
+    if (!run.ok()) return ReportError("run", run.status());
+    const orchestration::RunState state = (*run)->state;
+    if (state == orchestration::RunState::kRolledBack) {
+      if (format == OutputFormat::kText) std::cout << "rolled back: " << (*run)->outcome << "\n";
+      return kExitYes;
+    }
+    if (state == orchestration::RunState::kFailed || state == orchestration::RunState::kCompleted) {
+      std::cerr << "tandem run: the controller ended run #" << run_id << " "
+                << orchestration::RunStateName(state) << ": " << (*run)->outcome << std::endl;
+      return kExitNo;
+    }
+    auto alive = (*journal)->Controller();
+    if (!alive.ok()) return ReportError("run", alive.status());
+    if (!*alive || !(*alive)->alive) return std::nullopt;  // it died: roll back here
+  }
+  return ReportError(
+      "run", "the controller has not finished the rollback of run #" + std::to_string(run_id) +
+                 " after " +
+                 orchestration::FormatDuration(plan.rollback_budget + std::chrono::minutes(5)) +
+                 "; see `tandem status " + plan.path + "`");
 }
 
 }  // namespace
@@ -287,6 +350,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
   options.add_options()("help,h", "show this help")(
       "dry-run", "print every step with its gate and inverse; change nothing")(
       "resume", "continue the unfinished run of the journal")(
+      "rollback", "undo the newest run's steps, newest first (handed to a running controller)")(
       "journal", po::value<std::string>(),
       "journal path (default: <plan name>.journal.db beside "
       "the plan)")("format", po::value<std::string>()->default_value("text"),
@@ -325,8 +389,24 @@ int RunRunCommand(const std::vector<std::string>& args) {
     return kExitYes;
   }
 
+  const bool rollback = values.count("rollback") != 0;
+  if (rollback && values.count("resume") != 0) {
+    return ReportError("run",
+                       "--rollback and --resume exclude each other: --rollback undoes the run, "
+                       "--resume continues it");
+  }
+  if (rollback) {
+    if (access(plan->journal_path.c_str(), F_OK) != 0) {
+      return ReportError("run", "nothing to roll back: no journal at " + plan->journal_path +
+                                    " (the plan has not run; name the journal with --journal)");
+    }
+    auto handed = HandRollbackToRunningController(*plan, *format);
+    if (handed) return *handed;
+  }
+
   orchestration::ControllerOptions controller_options;
   controller_options.resume = values.count("resume") != 0;
+  controller_options.rollback = rollback;
   controller_options.ports.open_database = OpenDatabase;
   controller_options.ports.open_applied_reader = OpenAppliedPositionReader;
   controller_options.ports.lag = {OpenHeartbeatWriter, OpenHeartbeatReader, nullptr};
@@ -381,6 +461,9 @@ int RunRunCommand(const std::vector<std::string>& args) {
     case orchestration::RunVerdict::kInterrupted:
       std::cerr << "tandem run: " << result->message << std::endl;
       return kExitCannotAnswer;
+    case orchestration::RunVerdict::kRolledBack:
+      if (*format == OutputFormat::kText) std::cout << "rolled back: " << result->message << "\n";
+      return rollback ? kExitYes : kExitNo;
   }
   return kExitCannotAnswer;
 }

@@ -153,6 +153,18 @@ class MySqlWriteFreeze final : public engine::WriteFreeze {
     return Status::Ok();
   }
 
+  Status AdmitPrivilegedWriters() override {
+    TANDEM_ASSIGN_OR_RETURN(ReadOnlyFlags flags, ReadFlags());
+    if (!flags.read_only) {
+      return engine::FailedPrecondition("read_only is OFF on " + connection_.config().Redacted() +
+                                        ": the server is not frozen; freeze it first");
+    }
+    if (flags.super_read_only && *flags.super_read_only) {
+      return RunPrivileged("SET GLOBAL super_read_only = OFF", "turning super_read_only off");
+    }
+    return Status::Ok();
+  }
+
   Result<WriteFreezeState> State() override {
     TANDEM_ASSIGN_OR_RETURN(ReadOnlyFlags flags, ReadFlags());
     return WriteFreezeState{flags.frozen(), flags.Describe()};

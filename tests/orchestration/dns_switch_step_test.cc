@@ -338,6 +338,26 @@ TEST_F(DnsSwitchStepTest, ATtlTooLongForTheRollbackBudgetStopsBeforeTheUpdate) {
   EXPECT_EQ(switched->detail["undo_estimate_s"], 600);
 }
 
+// The write cutovers before the switch are undone by the same rollback: their reverse streams'
+// drain counts into the budget.
+TEST_F(DnsSwitchStepTest, TheWriteCutoversToUndoCountIntoTheRollbackBudget) {
+  Start(/*record_ttl=*/200, /*plan_ttl=*/200);
+  JournalLoweringLongAgo(200);
+  dns_.resolvers.clear();
+  options_.rollback_budget = std::chrono::minutes(5);
+  options_.undo_before = std::chrono::seconds(150);
+  options_.undo_before_what = "writes orders: reverse lag 2m29s";
+  const uint32_t serial = knot_->Serial(Role::kPrimary);
+  auto switched = Switch();
+  ASSERT_TRUE(switched.ok()) << switched.status().ToString();
+  EXPECT_EQ(switched->problem,
+            "cannot undo the DNS switch within the rollback budget of 5m: TTL 200 s + 0 s of "
+            "propagation + 150 s to undo the steps before it (writes orders: reverse lag 2m29s); "
+            "lower dns.ttl to at most 150 s (phase 1 lowers it) or raise rollback_budget");
+  EXPECT_EQ(knot_->Serial(Role::kPrimary), serial);
+  EXPECT_EQ(switched->detail["undo_estimate_s"], 350);
+}
+
 TEST_F(DnsSwitchStepTest, ACertificateTheNewSideMustNotServeStopsTheSwitch) {
   Start(/*record_ttl=*/0, /*plan_ttl=*/1);
   const testing::TestCertificates certs =

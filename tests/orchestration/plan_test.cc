@@ -209,6 +209,25 @@ TEST(Plan, DesignSampleParsesWithEveryValue) {
   EXPECT_EQ(dns.tls_ca, std::optional<std::string>("/etc/ssl/certs/ca-certificates.crt"));
 
   EXPECT_EQ(plan->monitor.window, hours(72));
+  EXPECT_TRUE(plan->monitor.enabled);
+  EXPECT_EQ(plan->monitor.verify_every, hours(1));
+  EXPECT_FALSE(plan->monitor.rollback_on_breach);
+}
+
+TEST(Plan, MonitorKeys) {
+  auto plan =
+      ParsePlan(Replace(Sample(), "window = \"72h\"",
+                        "window = \"30s\"\nverify_every = \"5s\"\nrollback_on_breach = true"),
+                "shop.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->monitor.window, seconds(30));
+  EXPECT_EQ(plan->monitor.verify_every, seconds(5));
+  EXPECT_TRUE(plan->monitor.rollback_on_breach);
+  std::string text = Replace(Sample(), "window = \"72h\"", "rollback_on_breach = \"yes\"");
+  ExpectRefusedAt(text, "rollback_on_breach", "monitor.rollback_on_breach",
+                  "expected true or false, found a string");
+  text = Replace(Sample(), "window = \"72h\"", "verify_every = \"0s\"");
+  ExpectRefusedAt(text, "verify_every", "monitor.verify_every", "must be longer than 0s");
 }
 
 TEST(Plan, MinimalDatastorePlanGetsTheDefaults) {
@@ -231,6 +250,7 @@ target = "redis://10.0.1.5:6379/0"
   EXPECT_FALSE(plan->traffic.has_value());
   EXPECT_FALSE(plan->dns.has_value());
   EXPECT_EQ(plan->monitor.window, hours(72));
+  EXPECT_FALSE(plan->monitor.enabled);
 }
 
 // The writer backend is switched through the HAProxy of [traffic]: a writer without it is refused
@@ -416,7 +436,8 @@ TEST(Plan, UnknownKeysAreRefusedAtEveryLevel) {
     ExpectRefusedAt(text, needle, c.key, "unknown key; the known keys here are ");
   }
   ExpectRefusedAt(Replace(Sample(), "window = \"72h\"", "windwo = \"72h\""), "windwo",
-                  "monitor.windwo", "unknown key; the known keys here are window");
+                  "monitor.windwo",
+                  "unknown key; the known keys here are window, verify_every, rollback_on_breach");
 }
 
 TEST(Plan, WrongTypesAreRefused) {
@@ -792,15 +813,31 @@ TEST(RunSteps, TheDnsSwitchFollowsTheWriteCutoverOfDatastoresWithAWriter) {
   auto with_writer = ParsePlan(kDesignSample, "shop.toml");
   ASSERT_TRUE(with_writer.ok()) << with_writer.status().ToString();
   const std::vector<RunStep> cutover = ExpandPlan(*with_writer);
-  ASSERT_GE(cutover.size(), 2u);
-  const RunStep& writes = cutover[cutover.size() - 2];
+  ASSERT_GE(cutover.size(), 3u);
+  const RunStep& writes = cutover[cutover.size() - 3];
   EXPECT_EQ(writes.kind, StepKind::kWrites);
   EXPECT_EQ(writes.phase, Phase::kCutover);
   EXPECT_EQ(writes.name, "writes orders");
   EXPECT_NE(writes.action.find("take old out of HAProxy backend orders_db"), std::string::npos)
       << writes.action;
-  EXPECT_EQ(cutover.back().kind, StepKind::kDnsSwitch);
-  const std::string dry = DescribeSteps(*with_writer, cutover);
+  EXPECT_EQ(cutover[cutover.size() - 2].kind, StepKind::kDnsSwitch);
+  // The sample has [monitor]: phase 6 watches for 72h, with the reverse stream running.
+  const RunStep& watch = cutover.back();
+  EXPECT_EQ(watch.kind, StepKind::kMonitor);
+  EXPECT_EQ(watch.phase, Phase::kMonitor);
+  EXPECT_EQ(watch.name, "monitor");
+  EXPECT_NE(watch.action.find("for 72h, keep the reverse streams (orders)"), std::string::npos)
+      << watch.action;
+  EXPECT_NE(watch.action.find("verify new against old every 1h"), std::string::npos)
+      << watch.action;
+  EXPECT_EQ(NotRunNote(*with_writer), "");
+  // Without [monitor], phase 6 does not run and the dry run says what that leaves.
+  auto no_monitor =
+      ParsePlan(Replace(Replace(Sample(), "[monitor]", ""), "window = \"72h\"", ""), "shop.toml");
+  ASSERT_TRUE(no_monitor.ok()) << no_monitor.status().ToString();
+  const std::vector<RunStep> unmonitored = ExpandPlan(*no_monitor);
+  EXPECT_EQ(unmonitored.back().kind, StepKind::kDnsSwitch);
+  const std::string dry = DescribeSteps(*no_monitor, unmonitored);
   EXPECT_NE(dry.find("the reverse streams (orders) included"), std::string::npos) << dry;
 
   auto without = ParsePlan(
@@ -809,14 +846,16 @@ TEST(RunSteps, TheDnsSwitchFollowsTheWriteCutoverOfDatastoresWithAWriter) {
       "shop.toml");
   ASSERT_TRUE(without.ok()) << without.status().ToString();
   const std::vector<RunStep> steps = ExpandPlan(*without);
-  ASSERT_FALSE(steps.empty());
-  EXPECT_EQ(steps.back().kind, StepKind::kDnsSwitch);
-  EXPECT_EQ(steps.back().phase, Phase::kCutover);
-  EXPECT_NE(steps.back().action.find("www.example.com. A 192.0.2.10 -> 198.51.100.10"),
+  ASSERT_GE(steps.size(), 2u);
+  const RunStep& dns_switch = steps[steps.size() - 2];
+  EXPECT_EQ(dns_switch.kind, StepKind::kDnsSwitch);
+  EXPECT_EQ(dns_switch.phase, Phase::kCutover);
+  EXPECT_NE(dns_switch.action.find("www.example.com. A 192.0.2.10 -> 198.51.100.10"),
             std::string::npos)
+      << dns_switch.action;
+  EXPECT_NE(dns_switch.gate.find("rollback budget of 5m"), std::string::npos) << dns_switch.gate;
+  EXPECT_NE(steps.back().action.find("for 72h, keep the streams running"), std::string::npos)
       << steps.back().action;
-  EXPECT_NE(steps.back().gate.find("rollback budget of 5m"), std::string::npos)
-      << steps.back().gate;
 }
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "orchestration/write_cutover_step.h"
+#include "tests/harness/app_writer.h"
 #include "tests/harness/files.h"
 #include "tests/harness/haproxy_server.h"
 #include "tests/harness/mariadb_server.h"
@@ -51,6 +52,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
+using testing::AppClient;
+using testing::AppWriter;
 using testing::PollUntil;
 
 constexpr char kBackend[] = "writer";
@@ -66,104 +69,6 @@ DatastoreLinkPorts LinkPorts(const std::string& log_directory) {
   ports.sync_threads = 2;
   return ports;
 }
-
-// How the application writes, per engine: one connection through HAProxy's writer frontend and
-// the insert of one id on it.
-struct AppClient {
-  // Connects to 127.0.0.1:port (HAProxy) and returns the insert of one id on that connection.
-  // Both throw on failure; after an insert threw, the connection is dropped.
-  std::function<std::function<void(int)>(uint16_t port)> connect;
-  // Whether an insert's error says the server refused it (not written); after any other error
-  // (the connection broke, a timeout) its outcome is unknown.
-  std::function<bool(const std::string& error)> refused;
-};
-
-// Inserts ids of its own through HAProxy, one connection, reconnecting after errors; remembers
-// which ids were acknowledged, which have an unknown outcome, and the longest gap between two
-// acknowledgements since the last ResetGap().
-class AppWriter {
- public:
-  AppWriter(AppClient client, uint16_t port, int first_id)
-      : client_(std::move(client)), port_(port), next_id_(first_id) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~AppWriter() { Stop(); }
-
-  void Stop() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-  }
-  int64_t acknowledged() const { return acknowledged_.load(); }
-  std::set<int> acknowledged_ids() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::set<int> uncertain_ids() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return uncertain_;
-  }
-  void ResetGap() {
-    std::lock_guard<std::mutex> lock(mu_);
-    longest_gap_ = milliseconds(0);
-  }
-  milliseconds longest_gap() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return longest_gap_;
-  }
-
- private:
-  void Run() {
-    std::function<void(int)> insert;
-    std::optional<steady_clock::time_point> last_ack;
-    const auto deadline = steady_clock::now() + std::chrono::minutes(4);
-    while (!stop_.load() && steady_clock::now() < deadline) {
-      const auto started = steady_clock::now();
-      if (!insert) {
-        try {
-          insert = client_.connect(port_);
-        } catch (const std::exception&) {
-          std::this_thread::sleep_for(milliseconds(5));
-          continue;
-        }
-      }
-      const int id = next_id_++;
-      try {
-        insert(id);
-        const auto now = steady_clock::now();
-        std::lock_guard<std::mutex> lock(mu_);
-        acked_.insert(id);
-        if (last_ack)
-          longest_gap_ =
-              std::max(longest_gap_, std::chrono::duration_cast<milliseconds>(now - *last_ack));
-        last_ack = now;
-        acknowledged_.fetch_add(1);
-      } catch (const std::exception& error) {
-        // Refused (read-only) or the connection went away: the outcome of an insert whose
-        // connection broke is unknown; a refused one is not written.
-        if (!client_.refused(error.what())) {
-          std::lock_guard<std::mutex> lock(mu_);
-          uncertain_.insert(id);
-        }
-        insert = nullptr;
-      }
-      // About 300 writes/s.
-      const auto spent = steady_clock::now() - started;
-      if (spent < std::chrono::microseconds(3300)) {
-        std::this_thread::sleep_for(std::chrono::microseconds(3300) - spent);
-      }
-    }
-  }
-
-  const AppClient client_;
-  const uint16_t port_;
-  int next_id_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> acknowledged_{0};
-  mutable std::mutex mu_;
-  std::set<int> acked_, uncertain_;
-  milliseconds longest_gap_{0};
-  std::thread thread_;
-};
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -187,6 +92,11 @@ class WriteCutoverTest : public ::testing::Test {
   virtual void ExpectOldFrozenForClients() const = 0;
   // After the revert: a new client session can write on `side` at once.
   virtual void ExpectWritable(Side side) const = 0;
+  // Between the switch and the revert, through the writer frontend: writes whose replay would show
+  // (a Redis INCR counts twice); after the revert, that both sides hold them exactly once, i.e.
+  // the forward stream restarted after the revert did not stream the reverse stream's writes back.
+  virtual void WriteNonIdempotentOnNew(uint16_t frontend_port) { (void)frontend_port; }
+  virtual void ExpectNonIdempotentWritesOnce() const {}
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(StartServers());
@@ -286,6 +196,8 @@ class WriteCutoverTest : public ::testing::Test {
         << "the latest acknowledged write is not on the new side";
     ExpectOldFrozenForClients();
 
+    ASSERT_NO_FATAL_FAILURE(WriteNonIdempotentOnNew(haproxy_->frontend_port(kBackend)));
+
     // Nothing changes when the cutover is run again (a resumed run).
     auto again = CutOverWrites(plan_, Ports(), options);
     ASSERT_TRUE(again.ok()) << again.status().ToString();
@@ -323,6 +235,8 @@ class WriteCutoverTest : public ::testing::Test {
           << "row " << id << " was never written";
     }
     EXPECT_GE(journal_.size(), 8u);
+    ASSERT_NO_FATAL_FAILURE(WaitForForwardCatchUp());
+    ExpectNonIdempotentWritesOnce();
   }
 
   testing::TempDir dir_{"tandem-write-cutover"};
@@ -564,6 +478,26 @@ class RedisWriteCutover : public WriteCutoverTest {
     EXPECT_LT(steady_clock::now() - started, milliseconds(500));
   }
 
+  void WriteNonIdempotentOnNew(uint16_t frontend_port) override {
+    testing::RedisConnectOptions options;
+    options.port = frontend_port;
+    options.password = old_->password();
+    options.timeout = milliseconds(2000);
+    testing::RedisClient client = testing::RedisClient::Connect(options);
+    for (int i = 0; i < kIncrements; ++i) {
+      ASSERT_EQ(client.Command({"INCR", kCounterKey}), std::to_string(i + 1));
+    }
+  }
+
+  void ExpectNonIdempotentWritesOnce() const override {
+    for (Side side : {Side::kOld, Side::kNew}) {
+      EXPECT_EQ(Server(side).CommandValue({"GET", kCounterKey}).text, std::to_string(kIncrements))
+          << (side == Side::kOld ? "old" : "new") << " side";
+    }
+  }
+
+  static constexpr int kIncrements = 50;
+  static constexpr const char* kCounterKey = "counter:incr";
   std::unique_ptr<testing::RedisServer> old_, new_;
 };
 

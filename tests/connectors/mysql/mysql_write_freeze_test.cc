@@ -192,6 +192,15 @@ TEST_F(MySqlWriteFreezeTest, OrdinaryAccountIsRefusedWhileFrozenAndWritesAfterTh
     EXPECT_TRUE(IsReadOnlyError(error)) << error.what();
   }
   EXPECT_EQ(RowCount(), 1);
+  // Letting tandem's privileged writers through keeps ordinary clients frozen (MariaDB has no
+  // super_read_only: nothing changes).
+  ASSERT_TRUE(freeze_->AdmitPrivilegedWriters().ok());
+  state = freeze_->State();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->detail, "read_only=ON super_read_only=n/a");
+  EXPECT_THROW(app.Execute("INSERT INTO items (note) VALUES ('during')"), std::runtime_error);
+  server_->Execute("INSERT INTO app.items (note) VALUES ('admin')");  // root: READ ONLY ADMIN
+  EXPECT_EQ(RowCount(), 2);
 
   for (int round = 0; round < 2; ++round) {
     ASSERT_TRUE(freeze_->Thaw().ok());
@@ -200,7 +209,9 @@ TEST_F(MySqlWriteFreezeTest, OrdinaryAccountIsRefusedWhileFrozenAndWritesAfterTh
     EXPECT_FALSE(state->frozen);
   }
   app.Execute("INSERT INTO items (note) VALUES ('after')");
-  EXPECT_EQ(RowCount(), 2);
+  EXPECT_EQ(RowCount(), 3);
+  // Not frozen: nothing to admit through.
+  EXPECT_EQ(freeze_->AdmitPrivilegedWriters().code(), engine::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(MySqlWriteFreezeTest, ServerRefusesTheCommitOfAWriteBegunBeforeReadOnly) {
