@@ -887,6 +887,26 @@ Result<std::vector<json>> Journal::SamplesOfEveryRun(const std::string& kind) {
   return ReadSamples(std::nullopt, kind);
 }
 
+Result<std::vector<Journal::TimedSample>> Journal::TimedSamples(int64_t run_id) {
+  Statement select(db_, path_);
+  TANDEM_RETURN_IF_ERROR(
+      select.Prepare("SELECT at, kind, data FROM samples WHERE run_id = ?1 ORDER BY rowid"));
+  select.Bind(1, run_id);
+  std::vector<TimedSample> samples;
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(bool has_row, select.Step("reading samples"));
+    if (!has_row) {
+      break;
+    }
+    TimedSample sample;
+    sample.at_ms = select.Int(0);
+    sample.kind = select.Text(1);
+    TANDEM_ASSIGN_OR_RETURN(sample.data, ParseJsonColumn(select.Text(2), path_, "samples.data"));
+    samples.push_back(std::move(sample));
+  }
+  return samples;
+}
+
 Result<std::vector<json>> Journal::ReadSamples(std::optional<int64_t> run_id,
                                                const std::string& kind) {
   Statement select(db_, path_);

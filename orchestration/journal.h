@@ -125,6 +125,13 @@ class Journal {
   // --- samples (time series) ---
   engine::Status AppendSample(int64_t run_id, const std::string& kind, const nlohmann::json& data);
   engine::Result<std::vector<nlohmann::json>> Samples(int64_t run_id, const std::string& kind);
+  // Every sample of the run, oldest first, with its kind and time (a report's time series).
+  struct TimedSample {
+    int64_t at_ms = 0;
+    std::string kind;
+    nlohmann::json data;
+  };
+  engine::Result<std::vector<TimedSample>> TimedSamples(int64_t run_id);
   // The samples of `kind` of every run of this journal, oldest first (what an earlier run did to
   // the outside world that a later one must know, e.g. the DNS TTLs it lowered).
   engine::Result<std::vector<nlohmann::json>> SamplesOfEveryRun(const std::string& kind);

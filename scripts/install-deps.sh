@@ -19,6 +19,8 @@ packages=(
   knot
   # tooling used by tests and benchmarks
   procps psmisc iproute2 sysbench percona-toolkit time jq bc zlib1g-dev
+  # the migration report's test renders it in a real headless browser
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
 #include "tools/command.h"
 
+#include <algorithm>
 #include <iostream>
 
 namespace tandem::tools {
@@ -85,6 +86,38 @@ engine::Result<std::optional<uint16_t>> ParseMetricsPort(
     return engine::InvalidArgument("--metrics-port must be between 0 and 65535");
   }
   return std::optional<uint16_t>(static_cast<uint16_t>(port));
+}
+
+bool SplitPlanArgument(const std::string& command, const std::vector<std::string>& args,
+                       const std::set<std::string>& value_options, std::string* plan,
+                       std::vector<std::string>* rest, int* exit_code) {
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() > 1 && arg[0] == '-') {
+      rest->push_back(arg);
+      if (value_options.count(arg) != 0 && i + 1 < args.size()) {
+        rest->push_back(args[++i]);
+      }
+      continue;
+    }
+    positional.push_back(arg);
+  }
+  const bool help = std::find(rest->begin(), rest->end(), "--help") != rest->end() ||
+                    std::find(rest->begin(), rest->end(), "-h") != rest->end();
+  if (help) {
+    return true;
+  }
+  if (positional.size() != 1) {
+    *exit_code =
+        ReportError(command, positional.empty()
+                                 ? "give the plan file: tandem " + command + " PLAN"
+                                 : "give one plan file, not " + std::to_string(positional.size()) +
+                                       " (tandem " + command + " PLAN)");
+    return false;
+  }
+  *plan = positional.front();
+  return true;
 }
 
 }  // namespace tandem::tools

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,15 @@ bool ParseCommandLine(const std::string& command, const std::string& usage,
                       const boost::program_options::options_description& options,
                       const std::vector<std::string>& args,
                       boost::program_options::variables_map* values, int* exit_code);
+
+// For the commands that take one PLAN (run, status, approve, report): splits `args` into the one
+// positional PLAN and the options; the options named in `value_options` take the next word as
+// their value (never taken for the plan). With --help / -h it returns true and leaves `plan`
+// empty. Returns false when there is not exactly one plan, with the error reported (one line) and
+// `*exit_code` set to 2.
+bool SplitPlanArgument(const std::string& command, const std::vector<std::string>& args,
+                       const std::set<std::string>& value_options, std::string* plan,
+                       std::vector<std::string>* rest, int* exit_code);
 
 // Parses a --format value. Errors: kInvalidArgument naming the accepted values.
 engine::Result<OutputFormat> ParseOutputFormat(const std::string& text);

@@ -8,6 +8,7 @@
 #include "tools/command.h"
 #include "tools/inspect_command.h"
 #include "tools/lag_command.h"
+#include "tools/report_command.h"
 #include "tools/run_command.h"
 #include "tools/sync_command.h"
 #include "tools/verify_command.h"
@@ -34,6 +35,8 @@ constexpr Subcommand kSubcommands[] = {
     {"status", "where a run of a plan stands, read from its journal",
      tandem::tools::RunStatusCommand},
     {"approve", "let a run waiting at an approval point go on", tandem::tools::RunApproveCommand},
+    {"report", "the migration report of a plan's run: one HTML page and its JSON",
+     tandem::tools::RunReportCommand},
 };
 
 void PrintUsage(std::ostream& out) {

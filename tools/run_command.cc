@@ -20,6 +20,7 @@
 #include "orchestration/duration.h"
 #include "orchestration/journal.h"
 #include "orchestration/migration_controller.h"
+#include "orchestration/migration_report.h"
 #include "orchestration/plan.h"
 #include "orchestration/run_steps.h"
 #include "tools/applied_position.h"
@@ -37,7 +38,7 @@ using orchestration::Plan;
 
 constexpr char kRunUsage[] =
     "Usage: tandem run PLAN [--dry-run] [--resume | --rollback] [--journal PATH]\n"
-    "                       [--format text|json] [--metrics-port P]\n"
+    "                       [--format text|json] [--metrics-port P] [--report PATH]\n"
     "\n"
     "Walks a migration plan (TOML) through its phases, every step gated on measurements:\n"
     "assessment, provisioning checks, data synchronization (lag and verify gates) and traffic\n"
@@ -66,40 +67,6 @@ constexpr char kApproveUsage[] =
     "Usage: tandem approve PLAN [--journal PATH]\n"
     "\n"
     "Lets a run of PLAN that waits before a phase named in the plan's `approve` list go on.\n";
-
-// Splits `args` into the one positional PLAN and the options; value-taking options are named so
-// that their values are not taken for the plan.
-bool SplitPlanArgument(const std::string& command, const std::vector<std::string>& args,
-                       const std::set<std::string>& value_options, std::string* plan,
-                       std::vector<std::string>* rest, int* exit_code) {
-  std::vector<std::string> positional;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg.size() > 1 && arg[0] == '-') {
-      rest->push_back(arg);
-      if (value_options.count(arg) != 0 && i + 1 < args.size()) {
-        rest->push_back(args[++i]);
-      }
-      continue;
-    }
-    positional.push_back(arg);
-  }
-  const bool help = std::find(rest->begin(), rest->end(), "--help") != rest->end() ||
-                    std::find(rest->begin(), rest->end(), "-h") != rest->end();
-  if (help) {
-    return true;
-  }
-  if (positional.size() != 1) {
-    *exit_code =
-        ReportError(command, positional.empty()
-                                 ? "give the plan file: tandem " + command + " PLAN"
-                                 : "give one plan file, not " + std::to_string(positional.size()) +
-                                       " (tandem " + command + " PLAN)");
-    return false;
-  }
-  *plan = positional.front();
-  return true;
-}
 
 std::string JournalPathFor(const Plan& plan, const po::variables_map& values) {
   if (values.count("journal") != 0) {
@@ -294,6 +261,21 @@ std::string RenderRunMetrics(const Plan& plan, const orchestration::LiveStatus& 
   return out.str();
 }
 
+// --report PATH: the migration report of the run as the journal holds it now. The run's outcome
+// stands whatever happens to the report; one that cannot be written is said in one line.
+void WriteRequestedReport(const po::variables_map& values, const Plan& plan, Journal& journal,
+                          OutputFormat format) {
+  if (values.count("report") == 0) return;
+  const std::string report_path = values["report"].as<std::string>();
+  engine::Status written = orchestration::WriteReport(plan, journal, report_path);
+  if (!written.ok()) {
+    std::cerr << "tandem run: " << written.message() << std::endl;
+  } else if (format == OutputFormat::kText) {
+    std::cout << "report: " << report_path
+              << " (data: " << orchestration::ReportJsonPath(report_path) << ")" << std::endl;
+  }
+}
+
 // --rollback while another process controls the plan: the request goes into the journal, the
 // controller carries it out, and this waits for the run to end (the controller's own bounded
 // steps, e.g. a write cutover in progress, finish first). Returns the exit status, or nullopt when
@@ -351,19 +333,21 @@ int RunRunCommand(const std::vector<std::string>& args) {
       "dry-run", "print every step with its gate and inverse; change nothing")(
       "resume", "continue the unfinished run of the journal")(
       "rollback", "undo the newest run's steps, newest first (handed to a running controller)")(
-      "journal", po::value<std::string>(),
-      "journal path (default: <plan name>.journal.db beside "
-      "the plan)")("format", po::value<std::string>()->default_value("text"),
-                   "text (a live view) or json (one event per line)")(
+      "report", po::value<std::string>(),
+      "when the run ends, write the migration report (HTML, and the data as .json beside it) "
+      "here")("journal", po::value<std::string>(),
+              "journal path (default: <plan name>.journal.db beside "
+              "the plan)")("format", po::value<std::string>()->default_value("text"),
+                           "text (a live view) or json (one event per line)")(
       "sync-threads", po::value<int>()->default_value(2), "appliers of each datastore's stream");
   AddMetricsOptions(options);
   std::string plan_path;
   std::vector<std::string> rest;
   int exit_code = kExitCannotAnswer;
-  if (!SplitPlanArgument(
-          "run", args,
-          {"--journal", "--format", "--metrics-port", "--metrics-address", "--sync-threads"},
-          &plan_path, &rest, &exit_code)) {
+  if (!SplitPlanArgument("run", args,
+                         {"--journal", "--format", "--metrics-port", "--metrics-address",
+                          "--sync-threads", "--report"},
+                         &plan_path, &rest, &exit_code)) {
     return exit_code;
   }
   po::variables_map values;
@@ -401,7 +385,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
                                     " (the plan has not run; name the journal with --journal)");
     }
     auto handed = HandRollbackToRunningController(*plan, *format);
-    if (handed) return *handed;
+    if (handed) {
+      if (auto journal = Journal::Open(plan->journal_path, /*create=*/false); journal.ok()) {
+        WriteRequestedReport(values, *plan, **journal, *format);
+      }
+      return *handed;
+    }
   }
 
   orchestration::ControllerOptions controller_options;
@@ -451,6 +440,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
     }
     return ReportError("run", result.status());
   }
+  WriteRequestedReport(values, *plan, **journal, *format);
   switch (result->verdict) {
     case orchestration::RunVerdict::kCompleted:
       if (*format == OutputFormat::kText) std::cout << "completed: " << result->message << "\n";

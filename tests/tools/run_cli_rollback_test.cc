@@ -213,9 +213,21 @@ TEST(RunCliRollback, AfterAKillNineInPhaseSixARollbackBringsEveryWriteBack) {
   std::unique_ptr<TandemProcess> run;
   ASSERT_NO_FATAL_FAILURE(migration.RunIntoPhaseSix(&run));
   ASSERT_TRUE(run->KillNine());
-  CommandOutcome rollback = RunTandem({"run", migration.plan(), "--rollback"}, {}, seconds(180));
+  const std::string report = migration.rig().dir() + "/report.html";
+  CommandOutcome rollback =
+      RunTandem({"run", migration.plan(), "--rollback", "--report", report}, {}, seconds(180));
   EXPECT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err;
   migration.ExpectRolledBack(rollback.out);
+  // The report of the real run: the page and its data, the write pause and the rollback in them.
+  const std::string page = ReadFile(report);
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_EQ(page.find("http://"), std::string::npos);
+  const nlohmann::json data =
+      nlohmann::json::parse(ReadFile(migration.rig().dir() + "/report.json"), nullptr, false);
+  ASSERT_FALSE(data.is_discarded());
+  EXPECT_EQ(data["run"]["state"], "rolled_back") << data["run"].dump();
+  EXPECT_FALSE(data["rollback"]["events"].empty()) << data["rollback"].dump();
+  EXPECT_FALSE(data["write_pause"].empty()) << data.dump().substr(0, 2000);
 }
 
 TEST(RunCliRollback, AfterAKillNineInPhaseSixAResumedRunCompletesWithTheVerdict) {
