@@ -14,9 +14,12 @@
 namespace tandem::testing {
 
 // Calls `condition` until it returns true (then returns true) or `timeout` has passed (then
-// returns false, after one last check at the deadline). Exceptions from `condition` propagate.
+// returns false, after one last check at the deadline). The interval backs off from 2 ms to
+// `max_interval` (a test that must act within milliseconds of a change passes 2 ms). Exceptions
+// from `condition` propagate.
 template <typename Condition>
-bool PollUntil(std::chrono::milliseconds timeout, Condition&& condition) {
+bool PollUntil(std::chrono::milliseconds timeout, Condition&& condition,
+               std::chrono::milliseconds max_interval = std::chrono::milliseconds(100)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto interval = std::chrono::milliseconds(2);
   for (;;) {
@@ -29,7 +32,7 @@ bool PollUntil(std::chrono::milliseconds timeout, Condition&& condition) {
     }
     std::this_thread::sleep_for(
         std::min<std::chrono::steady_clock::duration>(interval, deadline - now));
-    interval = std::min(interval * 2, std::chrono::milliseconds(100));
+    interval = std::min(interval * 2, std::max(max_interval, std::chrono::milliseconds(2)));
   }
 }
 
