@@ -1271,6 +1271,41 @@ struct MigrationController::Impl {
     return gates;
   }
 
+  // When a gated wait last journaled its gates and appended a sample.
+  struct PublishCadence {
+    Clock::time_point last_journal{};
+    Clock::time_point last_sample{};
+  };
+
+  // Every tick of a gated wait (a traffic step's dwell, phase 6's window): the live view gets the
+  // readings and the time left; once a second (kJournalEvery) the step's gates are journaled, a
+  // "gates" sample appended every kSampleEvery, and an event with `state` emitted, carrying
+  // `extra`'s fields too.
+  void PublishReadings(const RunStep& step, const StepRecord& record,
+                       const std::vector<GateReading>& readings, Clock::time_point now,
+                       double left_s, const char* state, const nlohmann::json& extra,
+                       PublishCadence& cadence) {
+    UpdateLag();
+    {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      live.gates = readings;
+      live.dwell_left_s = std::max(0.0, left_s);
+    }
+    if (now - cadence.last_journal < kJournalEvery) return;
+    cadence.last_journal = now;
+    nlohmann::json gates_json = ReadingsToJson(readings);
+    Record(journal.UpdateStepGates(record.id, gates_json));
+    if (now - cadence.last_sample >= kSampleEvery) {
+      cadence.last_sample = now;
+      Record(journal.AppendSample(run_id, "gates", {{"step", step.name}, {"gates", gates_json}}));
+    }
+    nlohmann::json event = StepEvent(step, state);
+    event["gates"] = gates_json;
+    event["time_left_s"] = std::max(0.0, left_s);
+    for (const auto& [key, value] : extra.items()) event[key] = value;
+    Emit(event);
+  }
+
   // The baseline phase 4 measured, read back from the journal after a restart.
   engine::Status LoadBaseline(const RunStep& step) {
     if (baseline) return engine::Status::Ok();
@@ -1333,9 +1368,12 @@ struct MigrationController::Impl {
     for (const nlohmann::json& sample : *earlier) {
       if (sample.value("event", "") == "breach") breaches.push_back(sample);
     }
+    {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      live.monitor_breaches = static_cast<int64_t>(breaches.size());
+    }
     std::set<std::string> in_breach;  // gates failing now: one breach per episode
-    auto last_journal = Clock::time_point{};
-    auto last_sample = Clock::time_point{};
+    PublishCadence cadence;
     SetLive(step, "monitoring");
     while (true) {
       const auto now = Clock::now();
@@ -1369,28 +1407,8 @@ struct MigrationController::Impl {
         }
       }
       const double left_s = std::chrono::duration<double>(window_end - now).count();
-      UpdateLag();
-      {
-        std::lock_guard<std::mutex> lock(live_mutex);
-        live.gates = readings;
-        live.dwell_left_s = std::max(0.0, left_s);
-        live.monitor_breaches = static_cast<int64_t>(breaches.size());
-      }
-      if (now - last_journal >= kJournalEvery) {
-        last_journal = now;
-        nlohmann::json gates_json = ReadingsToJson(readings);
-        Record(journal.UpdateStepGates(record.id, gates_json));
-        if (now - last_sample >= kSampleEvery) {
-          last_sample = now;
-          Record(
-              journal.AppendSample(run_id, "gates", {{"step", step.name}, {"gates", gates_json}}));
-        }
-        nlohmann::json event = StepEvent(step, "monitoring");
-        event["gates"] = gates_json;
-        event["time_left_s"] = std::max(0.0, left_s);
-        event["breaches"] = breaches.size();
-        Emit(event);
-      }
+      PublishReadings(step, record, readings, now, left_s, "monitoring",
+                      {{"breaches", breaches.size()}}, cadence);
       if (now >= window_end) {
         result.gates = ReadingsToJson(readings);
         break;
@@ -1462,8 +1480,7 @@ struct MigrationController::Impl {
 
     const auto dwell_end = Clock::now() + plan.traffic->dwell;
     const auto hard_end = dwell_end + plan.traffic->dwell;  // too few samples: wait one more dwell
-    auto last_journal = Clock::time_point{};
-    auto last_sample = Clock::time_point{};
+    PublishCadence cadence;
     SetLive(step, "dwell");
     while (true) {
       const auto now = Clock::now();
@@ -1498,27 +1515,8 @@ struct MigrationController::Impl {
         return result;
       }
       const double left_s = std::chrono::duration<double>(dwell_end - now).count();
-      UpdateLag();
-      {
-        std::lock_guard<std::mutex> lock(live_mutex);
-        live.gates = readings;
-        live.dwell_left_s = std::max(0.0, left_s);
-      }
-      if (now - last_journal >= kJournalEvery) {
-        last_journal = now;
-        nlohmann::json gates_json = ReadingsToJson(readings);
-        Record(journal.UpdateStepGates(record.id, gates_json));
-        if (now - last_sample >= kSampleEvery) {
-          last_sample = now;
-          Record(
-              journal.AppendSample(run_id, "gates", {{"step", step.name}, {"gates", gates_json}}));
-        }
-        nlohmann::json event = StepEvent(step, "dwell");
-        event["gates"] = gates_json;
-        event["time_left_s"] = std::max(0.0, left_s);
-        event["traffic_percent"] = *share;
-        Emit(event);
-      }
+      PublishReadings(step, record, readings, now, left_s, "dwell", {{"traffic_percent", *share}},
+                      cadence);
       if (now >= dwell_end && all_passing) {
         result.gates = ReadingsToJson(readings);
         return result;
