@@ -7,7 +7,9 @@
 //   - a certificate for another host, an expired one or one of an unknown CA stops the cutover
 //     before DNS changes, with the traffic back on the old servers;
 //   - a record someone else changed stops the run without touching the zone; an unreachable DNS
-//     server is refused before anything runs.
+//     server is refused before anything runs;
+//   - --rollback in phase 6 (handed to the controller) and after kill -9 during the propagation
+//     wait switches both records back in one update and sends the traffic back.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -285,6 +287,76 @@ TEST(RunCliDns, KillNineDuringTheSafeMomentWaitAndThePropagationWaitThenResumeSw
   for (const nlohmann::json& resolver : cutover["detail"]["resolvers"]) {
     EXPECT_TRUE(resolver["done"].get<bool>()) << resolver.dump();
   }
+}
+
+// Phase 6 watches after the switch; a rollback handed to the controller then changes both records
+// back in one compare-and-swap update (the serial moves by one more) and sends the traffic back.
+TEST(RunCliDns, ARollbackInPhaseSixSwitchesTheRecordsBackInOneUpdate) {
+  TrafficRig rig;
+  auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+  const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
+  const std::string plan =
+      WritePlan(rig.dir(), "web.toml",
+                WebPlan(rig, DnsToml(*knot, "", 1)) + "\n[monitor]\nwindow = \"10m\"\n");
+  TandemProcess run({"run", plan, "--format", "json"}, rig.dir() + "/run.log");
+  ASSERT_TRUE(PollUntil(seconds(120), [&] {
+    return !run.Running() || StatusJson(plan).find("\"step\": \"monitor\"") != std::string::npos;
+  })) << run.Log();
+  ASSERT_TRUE(run.Running()) << run.Log();
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 2);
+  EXPECT_EQ(knot->Read(KnotServer::Role::kSecondary, "www", "A").at(0).value, "198.51.100.10");
+
+  CommandOutcome rollback = RunTandem({"run", plan, "--rollback"}, {}, seconds(120));
+  EXPECT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err << run.Log();
+  std::optional<int> run_exit = run.WaitForExit(seconds(60));
+  ASSERT_TRUE(run_exit.has_value()) << run.Log();
+  EXPECT_EQ(*run_exit, 1) << run.Log();
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 3) << "one update back";
+  for (KnotServer::Role role : {KnotServer::Role::kPrimary, KnotServer::Role::kSecondary}) {
+    EXPECT_EQ(knot->Read(role, "www", "A").at(0).value, "192.0.2.10");
+    EXPECT_EQ(knot->Read(role, "api", "CNAME").at(0).value, "old-lb.example.test.");
+  }
+  EXPECT_EQ(rig.WeightShareOfNew(), 0.0) << rig.WeightsText();
+  const nlohmann::json status = nlohmann::json::parse(StatusJson(plan));
+  EXPECT_EQ(status["state"], "rolled_back") << status.dump();
+  EXPECT_EQ(StepNamed(status, "undo dns switch")["state"], "done") << status.dump();
+  EXPECT_EQ(StepNamed(status, "dns switch")["state"], "undone") << status.dump();
+  EXPECT_EQ(StepNamed(status, "undo traffic")["state"], "done") << status.dump();
+}
+
+// kill -9 while the switch's propagation is watched (the secondary held back), then --rollback
+// from a new process: the records go back (one update), propagation of the old values watched.
+TEST(RunCliDns, KillNineDuringThePropagationWaitThenRollbackSwitchesBack) {
+  TrafficRig rig;
+  auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+  const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
+  const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, "", 1)));
+  {
+    TandemProcess run({"run", plan, "--format", "json"}, rig.dir() + "/run.log");
+    // Phase 1's lowering must reach the secondary; the switch's update must not.
+    ASSERT_TRUE(PollUntil(seconds(120), [&] {
+      return StatusJson(plan).find("\"dns switch\"") != std::string::npos || !run.Running();
+    })) << run.Log();
+    knot->HoldSecondary();
+    ASSERT_TRUE(PollUntil(seconds(120), [&] {
+      return knot->Read(KnotServer::Role::kPrimary, "www", "A").at(0).value == "198.51.100.10" ||
+             !run.Running();
+    })) << run.Log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(run.KillNine()) << "the run ended during propagation: " << run.Log();
+  }
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 2);
+  knot->ReleaseSecondary();
+  CommandOutcome rollback = RunTandem({"run", plan, "--rollback"}, {}, seconds(120));
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err;
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_before + 3);
+  for (KnotServer::Role role : {KnotServer::Role::kPrimary, KnotServer::Role::kSecondary}) {
+    EXPECT_EQ(knot->Read(role, "www", "A").at(0).value, "192.0.2.10");
+  }
+  EXPECT_EQ(rig.WeightShareOfNew(), 0.0) << rig.WeightsText();
+  const nlohmann::json status = nlohmann::json::parse(StatusJson(plan));
+  EXPECT_EQ(status["state"], "rolled_back") << status.dump();
+  EXPECT_EQ(StepNamed(status, "undo dns switch")["state"], "done") << status.dump();
 }
 
 TEST(RunCliDns, ARecordSomeoneElseChangedStopsTheRunAndTheZoneIsNotTouched) {
