@@ -118,7 +118,8 @@ class WriteFreeze {
   // MySQL turns super_read_only off and keeps read_only on. Others: nothing (MariaDB has no
   // super_read_only; PostgreSQL's appliers turn default_transaction_read_only off for their own
   // sessions; a Redis pause is lifted with Thaw). For a side taken out of client routing, which a
-  // stream of tandem must still write. Errors: as Thaw.
+  // stream of tandem must still write. Errors: kFailedPrecondition when the server is not frozen
+  // (MySQL); otherwise as Thaw.
   virtual Status AdmitPrivilegedWriters() { return Status::Ok(); }
 
   // Whether ordinary clients can write now, read from the server.

@@ -278,8 +278,9 @@ struct MigrationController::Impl {
   // `tandem run PLAN --rollback` from another process: the journal is polled at most once a tick,
   // on the controller thread only (the journal is this thread's). Sticky once seen.
   bool RollbackRequested() {
+    if (std::this_thread::get_id() != controller_thread) return false;  // the journal's thread
     if (rollback_requested) return true;
-    if (run_id == 0 || std::this_thread::get_id() != controller_thread) return false;
+    if (run_id == 0) return false;
     const auto now = Clock::now();
     if (now - last_rollback_poll < options.tick) return false;
     last_rollback_poll = now;
@@ -771,6 +772,32 @@ struct MigrationController::Impl {
     return result;
   }
 
+  // The migration is complete (phase 6 ended): no rollback will need the reverse streams, whose
+  // PostgreSQL slots on the new primaries would otherwise retain their WAL for good. Each is
+  // stopped, caught up and its slot dropped. Returns what to add to the outcome ("" when nothing).
+  std::string ReleaseReverseSlots() {
+    std::string said;
+    for (size_t i = 0; i < plan.datastores.size(); ++i) {
+      const DatastorePlan& datastore = plan.datastores[i];
+      if (!datastore.writer || datastore.source.engine != engine::EngineKind::kPostgres) continue;
+      if (!reverse_links.empty() && reverse_links[i]) {
+        reverse_links[i]->Stop();
+        engine::Status dropped = reverse_links[i]->DropSourceSlot(std::chrono::minutes(2));
+        said += dropped.ok() ? "; the reverse stream of " + datastore.name +
+                                   " caught up and its replication slot on the new side dropped"
+                             : "; DROP THE REVERSE STREAM'S SLOT of " + datastore.name +
+                                   " on the new side by hand (tandem sync --source <new> --target "
+                                   "<old> --stream " +
+                                   datastore.name +
+                                   ".reverse --until-caught-up --drop-slot): " + dropped.message();
+      }
+      said +=
+          "; the forward stream's slot on the old side stays until the old side is "
+          "decommissioned";
+    }
+    return said;
+  }
+
   // --- rollback ---
 
   // How long undoing this run's write cutovers would take now: for each datastore whose cutover
@@ -874,12 +901,17 @@ struct MigrationController::Impl {
   // idempotent). The time taken is measured against rollback_budget. The streams end stopped at
   // their checkpoints: the forward streams resume when the plan runs again.
   engine::Result<RunResult> RollBack(const std::string& why) {
-    const auto began = Clock::now();
+    // Timed from the first attempt's start: a rollback continued after a crash counts it all.
+    auto began = std::chrono::system_clock::now();
     auto earlier = journal.Samples(run_id, kRollback);
     if (!earlier.ok()) return earlier.status();
-    const bool continued = std::any_of(
-        earlier->begin(), earlier->end(),
-        [](const nlohmann::json& entry) { return entry.value("event", "") == "begun"; });
+    bool continued = false;
+    for (const nlohmann::json& entry : *earlier) {
+      if (entry.value("event", "") != "begun") continue;
+      continued = true;
+      if (auto at = ParseUtcTime(entry.value("at", std::string()))) began = std::min(began, *at);
+      break;
+    }
     if (!continued) {
       TANDEM_RETURN_IF_ERROR(
           journal.AppendSample(run_id, kRollback,
@@ -944,10 +976,17 @@ struct MigrationController::Impl {
                              : step.name);
       } else {
         problems.push_back(*problem);
+        if (step.kind == StepKind::kDnsSwitch) {
+          // DNS may still send clients to the new side: moving the writes and the traffic back
+          // now would split them. Stop here; the next --rollback goes on from this step.
+          problems.back() += " (the writes and the traffic stay on the new side, where DNS points)";
+          break;
+        }
       }
     }
     StopStreams();
-    const int64_t ms = std::chrono::duration_cast<milliseconds>(Clock::now() - began).count();
+    const int64_t ms =
+        std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now() - began).count();
     const bool within = ms <= plan.rollback_budget.count();
     std::string list;
     for (const std::string& name : undone) list += (list.empty() ? "" : ", ") + name;
@@ -1730,8 +1769,18 @@ struct MigrationController::Impl {
       }
       return RollBack("asked for with `tandem run --rollback`");
     }
+    // A failed run is resumed too when it failed in phase 6 (the writes stay on the new side; its
+    // window goes on) or while it was being rolled back (the rollback goes on).
+    bool resumable = unfinished;
+    if (*latest && (*latest)->state == RunState::kFailed) {
+      auto rollback = journal.Samples((*latest)->id, kRollback);
+      if (!rollback.ok()) return rollback.status();
+      auto watched = journal.FindStep((*latest)->id, "monitor");
+      if (!watched.ok()) return watched.status();
+      resumable = !rollback->empty() || (*watched && (*watched)->state == StepState::kFailed);
+    }
     if (options.resume) {
-      if (!unfinished) {
+      if (!resumable) {
         return engine::FailedPrecondition(
             "nothing to resume in " + journal.path() +
             (*latest ? std::string(": the last run ended (") + RunStateName((*latest)->state) + ")"
@@ -1745,7 +1794,7 @@ struct MigrationController::Impl {
                               " started; done steps are not run again"}});
       }
     } else {
-      if (unfinished) {
+      if (resumable) {
         auto steps_so_far = journal.Steps((*latest)->id);
         std::string at = "its start";
         if (steps_so_far.ok() && !steps_so_far->empty()) {
@@ -1755,7 +1804,7 @@ struct MigrationController::Impl {
         return engine::FailedPrecondition("run #" + std::to_string((*latest)->id) + " of plan " +
                                           plan.name + " is unfinished at " + at + " in " +
                                           journal.path() + "; continue it with `tandem run " +
-                                          plan.path + " --resume`");
+                                          plan.path + " --resume` (or undo it with --rollback)");
       }
     }
     // Preflight, touching nothing: after the lock and the run checks (a second controller is told
@@ -1891,6 +1940,7 @@ struct MigrationController::Impl {
     if (!WriterDatastores(plan).empty() && !plan.monitor.enabled) {
       outcome += "; " + NotRunNote(plan);
     }
+    if (plan.monitor.enabled) outcome += ReleaseReverseSlots();
     StopStreams();
     if (engine::Status recorded = journal.FinishRun(run_id, RunState::kCompleted, outcome);
         !recorded.ok()) {

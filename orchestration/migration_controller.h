@@ -22,17 +22,22 @@
 // goes down on resume except to abort: a step's action only sets its own share.
 //
 // Rollback (`tandem run PLAN --rollback`; options.rollback in a new controller, or a request in
-// the journal that a running controller polls wherever it polls `stop_flag`, and before each
-// step): the inverses of the run's steps that began, newest first, each journaled as a step
-// "undo <name>" and the original marked "undone": the DNS records back (compare-and-swap,
-// RevertRecords), the writes back (RevertWrites: the new side frozen, the reverse stream drained
-// into the old side, the writer switched back), every request back on the old servers. Steps that
-// only read have nothing to undo. The streams end stopped at their checkpoints (the forward ones
-// handed over so that running the plan again resumes them). The time taken is journaled (sample
-// "rollback": begun / done with ms, budget_ms, within_budget) and reported against
-// rollback_budget. The run ends "rolled_back" (kRolledBack), or "failed" when an inverse could not
-// finish (kStopped, naming it; --rollback again continues). A rollback interrupted by a crash is
-// continued by --rollback or --resume. A completed run is not rolled back (FailedPrecondition).
+// the journal that a running controller polls in its waits and before each step, not inside a
+// verification or a write cutover, which are bounded): the inverses of the run's steps that began,
+// newest first, each journaled as a step "undo <name>" and the original marked "undone": the DNS
+// records back (compare-and-swap, RevertRecords; when that fails the rollback stops there, the
+// writes and traffic left where DNS points), the writes back (RevertWrites: the new side frozen,
+// the reverse stream drained into the old side, the forward stream handed over at the old side's
+// position, the writer switched back), every request back on the old servers. Steps that only
+// read have nothing to undo. The streams end stopped at their checkpoints. The time taken, from
+// the first attempt's start, is journaled (sample "rollback": begun / done with ms, budget_ms,
+// within_budget) and reported against rollback_budget. The run ends "rolled_back" (kRolledBack),
+// or "failed" when an inverse could not finish (kStopped, naming it; --rollback again continues).
+// A rollback interrupted by a crash is continued by --rollback or --resume. A completed run is
+// not rolled back (FailedPrecondition); a rolled-back one answers kRolledBack at once.
+//
+// Resume also continues a failed run that failed in phase 6 (its window goes on) or while being
+// rolled back; a new run is refused while the newest one can be resumed.
 //
 // Stop: `stop_flag` is polled at every tick (250 ms); the controller then stops at the next
 // safe point (between two gate evaluations), leaves the traffic as it is (every share it holds was
@@ -75,7 +80,8 @@ struct RunResult {
 
 struct ControllerOptions {
   bool resume = false;
-  // Roll the newest run back (it must be unfinished, or failed) instead of running the plan.
+  // Roll the newest run back (unfinished, interrupted or failed; a rolled-back one is reported as
+  // such) instead of running the plan.
   bool rollback = false;
   DatastoreLinkPorts ports;  // how to reach the datastores (tools/ fills it)
   // Set on SIGINT / SIGTERM (tools/stop_signals.h); polled at every tick and by verifications.

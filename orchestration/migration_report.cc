@@ -864,10 +864,11 @@ engine::Status WriteAtomically(const std::string& path, const std::string& conte
     }
     written += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    const int error = errno;
+  const int synced = fsync(fd) == 0 ? 0 : errno;
+  const int closed = close(fd) == 0 ? 0 : errno;  // closed whatever fsync said
+  if (synced != 0 || closed != 0) {
     unlink(temporary.c_str());
-    return CannotWrite(path, error);
+    return CannotWrite(path, synced != 0 ? synced : closed);
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     const int error = errno;

@@ -144,6 +144,21 @@ bool SwitchJournaled(const DatastorePlan& datastore, const WriteCutoverPorts& po
   return false;
 }
 
+// Whether the journal shows the writer switch of this datastore (its intent or its completion)
+// with no finished revert after it: the new side may have taken writes that only the reverse
+// stream holds.
+bool SwitchedSinceLastRevert(const DatastorePlan& datastore, const WriteCutoverPorts& ports) {
+  bool switched = false;
+  for (const nlohmann::json& entry : ports.recorded) {
+    if (entry.value("datastore", "") != datastore.name) continue;
+    const std::string direction = entry.value("direction", "");
+    const std::string sub_step = entry.value("sub_step", "");
+    if (direction == kCutover && (sub_step == "switch" || sub_step == "switching")) switched = true;
+    if (direction == kRevert && sub_step == "forward restarted") switched = false;
+  }
+  return switched;
+}
+
 // When an earlier attempt of this datastore's cutover first froze the old side, if it did.
 std::optional<std::chrono::system_clock::time_point> FirstFreeze(const DatastorePlan& datastore,
                                                                  const WriteCutoverPorts& ports) {
@@ -375,7 +390,11 @@ engine::Result<WriteCutoverResult> RevertWrites(const DatastorePlan& datastore,
   // Journaled first: a crash from here on is resumed as this revert, never as a cutover.
   TANDEM_RETURN_IF_ERROR(steps.Intent("begun"));
   const auto frozen_at = std::chrono::system_clock::now();
-  const bool took_writes = servers.new_in || new_state.frozen;
+  // From the journal as well as the live state: a revert interrupted after it took the new side
+  // out (and, Redis, lifted its pause before the drain) looks like "never switched" live, and
+  // must still drain the reverse stream and hand the forward one over.
+  const bool took_writes =
+      servers.new_in || new_state.frozen || SwitchedSinceLastRevert(datastore, ports);
   if (took_writes) {
     // The new side took writes (or an earlier revert froze it): freeze it, take it out, and drain
     // everything it acknowledged into the old side.

@@ -44,14 +44,15 @@
 // RevertWrites, the inverse, from whatever state a cutover left. It first journals "begun"
 // (direction "revert"): a controller resuming the step after a crash finishes the revert instead of
 // cutting over again (RevertBegun).
-//   - switched (new_server in, or the new side frozen by an earlier revert): freeze the new side,
-//     new_server out and its sessions shut down, drain the reverse stream to the new side's
-//     position, stop it; then, while the old side is still out of the backend, the forward stream
-//     is handed over at the old side's present position (DatastoreLink::CheckpointAtSourceEnd: the
-//     reverse stream's writes into the old side are not streamed back); the old side is thawed and
-//     old_server put back in; the new side is thawed (out of the backend, it is written only by the
-//     forward stream again), the reverse stream's PostgreSQL slot dropped, and the forward stream
-//     restarted.
+//   - switched (new_server in, the new side frozen by an earlier revert, or the journal shows the
+//     switch and no finished revert after it, e.g. a revert killed during its drain): freeze the
+//     new side, new_server out and its sessions shut down, drain the reverse stream to the new
+//     side's position, stop it; then, while the old side is still out of the backend, the forward
+//     stream is handed over at the old side's present position
+//     (DatastoreLink::CheckpointAtSourceEnd: the reverse stream's writes into the old side are not
+//     streamed back); the old side is thawed and old_server put back in; the new side is thawed
+//     (out of the backend, it is written only by the forward stream again), the reverse stream's
+//     PostgreSQL slot dropped, and the forward stream restarted.
 //   - not switched: the reverse stream stopped, old side thawed, old_server in, new_server out, the
 //     forward stream restarted from its own checkpoint (the drain may not have finished).
 // Nothing written on either side is lost: every write the new side acknowledged is drained into the

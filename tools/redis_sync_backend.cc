@@ -567,6 +567,24 @@ class RedisSyncBackend : public SyncBackend {
 
   // Replaces every checkpoint row of the stream by one at `start`, in one MULTI.
   Status MoveCheckpointTo(const engine::ReplicationOffset& start) {
+    engine::Checkpoint checkpoint;
+    checkpoint.stream = settings_.stream;
+    checkpoint.position = start;
+    note_("the source changed its replication id (a failover); checkpoint moved to " +
+          engine::Serialize(checkpoint.position));
+    return ReplaceAllCheckpointRows(checkpoint, "moving the checkpoint to the new replication id");
+  }
+
+  // --checkpoint-now: every row replaced (the total applied count kept in the one left).
+  Status ReplaceCheckpoint(engine::Checkpoint checkpoint) override {
+    TANDEM_ASSIGN_OR_RETURN(auto applier, OpenApplier());
+    TANDEM_ASSIGN_OR_RETURN(std::optional<engine::Checkpoint> total,
+                            engine::ReadResumePosition(*applier, settings_.stream));
+    checkpoint.events_applied = total ? total->events_applied : 0;
+    return ReplaceAllCheckpointRows(checkpoint, "replacing the checkpoint (--checkpoint-now)");
+  }
+
+  Status ReplaceAllCheckpointRows(const engine::Checkpoint& checkpoint, const std::string& what) {
     TANDEM_ASSIGN_OR_RETURN(auto target, OpenDatabaseZero(settings_.target));
     std::vector<rd::Argv> body;
     rd::Argv remove = {"DEL"};
@@ -574,14 +592,8 @@ class RedisSyncBackend : public SyncBackend {
       remove.push_back(rd::CheckpointKey(settings_.stream + "/" + std::to_string(worker)));
     }
     body.push_back(std::move(remove));
-    engine::Checkpoint checkpoint;
-    checkpoint.stream = settings_.stream;
-    checkpoint.position = start;
     body.push_back(rd::CheckpointWriteCommand(checkpoint));
-    note_("the source changed its replication id (a failover); checkpoint moved to " +
-          engine::Serialize(checkpoint.position));
-    return RunTransaction(*target, body, "moving the checkpoint to the new replication id")
-        .status();
+    return RunTransaction(*target, body, what).status();
   }
 
   engine::Result<const rd::CommandKeyTable*> KeyTable() {

@@ -50,11 +50,12 @@ constexpr char kRunUsage[] =
     "first: DNS records back, writes back on the old side (the reverse stream drained into it\n"
     "first), every request back on the old servers; timed against rollback_budget. While a\n"
     "controller runs the plan, the rollback is handed to it through the journal and this waits\n"
-    "for the result. Exit status: 0 rolled back, 1 a step could not be undone (it says which;\n"
-    "--rollback again continues), 2 could not run.\n"
-    "Exit status: 0 every step done, 1 stopped by a gate or blocker (traffic back on old) or\n"
-    "rolled back on request, 2 could not run (bad plan, unreachable server, another\n"
-    "controller, interrupted).\n";
+    "for the result. --report PATH writes the migration report when the run (or the rollback)\n"
+    "ends (see tandem report).\n"
+    "Exit status: 0 every step done (with --rollback: rolled back), 1 stopped by a gate or\n"
+    "blocker (traffic back on old) or rolled back on request (with --rollback: a step could not\n"
+    "be undone, it says which; --rollback again continues), 2 could not run (bad plan,\n"
+    "unreachable server, another controller, interrupted).\n";
 
 constexpr char kStatusUsage[] =
     "Usage: tandem status PLAN [--journal PATH] [--format text|json]\n"
@@ -286,10 +287,29 @@ std::optional<int> HandRollbackToRunningController(const Plan& plan, OutputForma
   auto holder = (*journal)->Controller();
   if (!holder.ok()) return ReportError("run", holder.status());
   if (!*holder || !(*holder)->alive) return std::nullopt;
-  auto latest = (*journal)->LatestRun();
-  if (!latest.ok()) return ReportError("run", latest.status());
-  if (!*latest) return std::nullopt;
-  const int64_t run_id = (*latest)->id;
+  // The controller's run: one in progress. A controller still in its preflight has not begun its
+  // run yet (the newest one is an older, ended run): wait for it a little.
+  std::optional<orchestration::RunRecord> running;
+  for (int attempt = 0; attempt < 120 && !running; ++attempt) {
+    auto latest = (*journal)->LatestRun();
+    if (!latest.ok()) return ReportError("run", latest.status());
+    if (*latest && ((*latest)->state == orchestration::RunState::kRunning ||
+                    (*latest)->state == orchestration::RunState::kWaiting)) {
+      running = **latest;
+      break;
+    }
+    auto alive = (*journal)->Controller();
+    if (!alive.ok()) return ReportError("run", alive.status());
+    if (!*alive || !(*alive)->alive) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  if (!running) {
+    return ReportError("run", "a controller (pid " + std::to_string((*holder)->pid) +
+                                  ") holds plan " + plan.name +
+                                  " but has no run in progress after 30 s; wait for it to end, "
+                                  "then run --rollback again");
+  }
+  const int64_t run_id = running->id;
   if (engine::Status requested = (*journal)->RequestRollback(run_id); !requested.ok()) {
     return ReportError("run", requested);
   }
@@ -368,16 +388,29 @@ int RunRunCommand(const std::vector<std::string>& args) {
   plan->journal_path = JournalPathFor(*plan, values);
 
   const std::vector<orchestration::RunStep> steps = orchestration::ExpandPlan(*plan);
-  if (values.count("dry-run") != 0) {
-    std::cout << orchestration::DescribeSteps(*plan, steps);
-    return kExitYes;
-  }
-
   const bool rollback = values.count("rollback") != 0;
   if (rollback && values.count("resume") != 0) {
     return ReportError("run",
                        "--rollback and --resume exclude each other: --rollback undoes the run, "
                        "--resume continues it");
+  }
+  if (values.count("report") != 0) {
+    // Refused now rather than when the run ends, possibly days later.
+    const std::string report_path = values["report"].as<std::string>();
+    const size_t slash = report_path.rfind('/');
+    const std::string directory = slash == std::string::npos ? "." : report_path.substr(0, slash);
+    if (access((directory.empty() ? "/" : directory).c_str(), W_OK) != 0) {
+      return ReportError("run", "cannot write the report to " + report_path + ": " + directory +
+                                    " is not a writable directory; choose a writable path");
+    }
+  }
+  if (rollback && values.count("dry-run") != 0) {
+    return ReportError("run",
+                       "--dry-run prints the plan's steps and --rollback undoes a run: use one");
+  }
+  if (values.count("dry-run") != 0) {
+    std::cout << orchestration::DescribeSteps(*plan, steps);
+    return kExitYes;
   }
   if (rollback) {
     if (access(plan->journal_path.c_str(), F_OK) != 0) {

@@ -422,37 +422,37 @@ engine::Result<engine::Position> CheckpointNow(const SyncSettings& settings, Syn
                                                const SyncSelection& selection) {
   auto end = backend.PresentEnd(selection);
   if (!end.ok()) return end.status().WithContext("source");
-  TANDEM_ASSIGN_OR_RETURN(auto applier, backend.OpenApplier());
   engine::Checkpoint checkpoint;
   checkpoint.stream = settings.stream;
   checkpoint.position = *end;
   TANDEM_ASSIGN_OR_RETURN(std::optional<engine::Checkpoint> before,
                           ReadCommittedCheckpoint(settings, backend));
+  std::string history_note;
   if (before) {
-    // Keep the applied count; refuse a position the stream has gone past (another history).
-    checkpoint.events_applied = before->events_applied;
     auto order = engine::Compare(before->position, *end);
     if (!order.ok()) {
-      return engine::FailedPrecondition("stream '" + settings.stream + "' has a checkpoint at " +
-                                        engine::Serialize(before->position) +
-                                        " that cannot be ordered against the source's " +
-                                        engine::Serialize(*end) + " (" + order.status().message() +
-                                        "): it belongs to another source; use another --stream");
-    }
-    if (*order == std::strong_ordering::greater) {
+      // Another history: a Redis source whose replication id changed (its backlog was freed and
+      // created again) is still the same server; any other source is another one.
+      if (settings.source.engine != engine::EngineKind::kRedis) {
+        return engine::FailedPrecondition(
+            "stream '" + settings.stream + "' has a checkpoint at " +
+            engine::Serialize(before->position) + " that cannot be ordered against the source's " +
+            engine::Serialize(*end) + " (" + order.status().message() +
+            "): it belongs to another source; use another --stream");
+      }
+      history_note = " (the source's replication id changed since; every checkpoint replaced)";
+    } else if (*order == std::strong_ordering::greater) {
       return engine::FailedPrecondition("stream '" + settings.stream + "' has applied up to " +
                                         engine::Serialize(before->position) +
                                         ", past the source's present end " +
                                         engine::Serialize(*end) + "; nothing to hand over");
     }
   }
-  TANDEM_RETURN_IF_ERROR(applier->Begin().WithContext("target"));
-  TANDEM_RETURN_IF_ERROR(applier->Commit(checkpoint)
-                             .WithContext("target: committing the --checkpoint-now checkpoint"));
+  TANDEM_RETURN_IF_ERROR(backend.ReplaceCheckpoint(checkpoint).WithContext("target"));
   Note(settings, "--checkpoint-now: stream '" + settings.stream + "' handed over at " +
                      engine::Serialize(*end) +
                      (before ? " (was " + engine::Serialize(before->position) + ")" : "") +
-                     "; the next start streams what the source commits after it");
+                     history_note + "; the next start streams what the source commits after it");
   return *end;
 }
 
@@ -719,6 +719,15 @@ int RunSyncCommand(const std::vector<std::string>& args) {
     return ReportError(kCommand, checkpoint.status().WithContext("reading the checkpoint"));
   }
   return kExitYes;
+}
+
+engine::Status SyncBackend::ReplaceCheckpoint(engine::Checkpoint checkpoint) {
+  TANDEM_ASSIGN_OR_RETURN(auto applier, OpenApplier());
+  TANDEM_ASSIGN_OR_RETURN(std::optional<engine::Checkpoint> row,
+                          applier->ReadCheckpoint(checkpoint.stream));
+  checkpoint.events_applied = row ? row->events_applied : 0;
+  TANDEM_RETURN_IF_ERROR(applier->Begin());
+  return applier->Commit(checkpoint).WithContext("committing the --checkpoint-now checkpoint");
 }
 
 std::unique_ptr<SyncBackend> NewSyncBackend(const SyncSettings& settings, NoteFunction note) {
