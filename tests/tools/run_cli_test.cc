@@ -272,6 +272,18 @@ TEST(RunCli, BadInputIsRefusedWithOneLineAndTouchesNothing) {
   EXPECT_NE(missing.err.find("no such plan file"), std::string::npos) << missing.err;
   EXPECT_EQ(LineCount(missing.err), 1) << missing.err;
   EXPECT_EQ(rig.WeightsText(), before);
+
+  // The flags of a rollback and of the report, refused before anything runs.
+  const std::string plan = WritePlan(rig.dir(), "web.toml", TrafficOnlyPlan(rig, {}));
+  ExpectOneLineExitTwo(RunTandem({"run", plan, "--rollback"}), "nothing to roll back");
+  ExpectOneLineExitTwo(RunTandem({"run", plan, "--rollback", "--resume"}),
+                       "--rollback and --resume exclude each other");
+  ExpectOneLineExitTwo(RunTandem({"run", plan, "--rollback", "--dry-run"}),
+                       "--dry-run prints the plan's steps and --rollback undoes a run");
+  ExpectOneLineExitTwo(RunTandem({"run", plan, "--report", rig.dir() + "/no/such/dir/r.html"}),
+                       "is not a writable directory");
+  EXPECT_EQ(rig.WeightsText(), before);
+  EXPECT_FALSE(std::ifstream(rig.dir() + "/web.journal.db").good());
 }
 
 // `balance static-rr` accepts only 0% and 100% as run-time weights: the preflight refuses the
