@@ -125,9 +125,10 @@ Status ChangePipeline::Run() {
     return InvalidArgument("pipeline needs a change stream and an applier per worker");
   }
   if (options_.max_group_transactions == 0 || options_.max_apply_batch == 0 ||
-      options_.poll_interval.count() <= 0) {
+      options_.poll_interval.count() <= 0 || options_.idle_checkpoint_delay.count() <= 0) {
     return InvalidArgument(
-        "pipeline max_group_transactions, max_apply_batch and poll_interval must be positive");
+        "pipeline max_group_transactions, max_apply_batch, poll_interval and "
+        "idle_checkpoint_delay must be positive");
   }
 
   // The appliers still belong to this thread: read where the last run left off.
@@ -257,14 +258,19 @@ Status ChangePipeline::WaitLocked(std::unique_lock<std::mutex>& lock,
 
 Status ChangePipeline::SchedulerLoop() {
   std::optional<Assembly> assembly;
+  // Woken at least this often to notice a quiet stream (CheckpointIfQuiet).
+  const std::chrono::milliseconds wait =
+      std::min(options_.poll_interval, options_.idle_checkpoint_delay);
+  auto last_event = std::chrono::steady_clock::now();
   for (;;) {
     if (StopRequested()) {
       return Cancelled("stop requested");
     }
-    Result<ChangeEvent> item = queue_.Pop(options_.poll_interval);
+    Result<ChangeEvent> item = queue_.Pop(wait);
     metrics_->RecordQueue(queue_.size(), queue_.bytes());
     if (!item.ok()) {
       if (item.status().code() == StatusCode::kTimeout) {
+        TANDEM_RETURN_IF_ERROR(CheckpointIfQuiet(assembly.has_value(), last_event));
         continue;
       }
       bool idle_end = false;
@@ -282,8 +288,41 @@ Status ChangePipeline::SchedulerLoop() {
       }
       return WaitUntilIdle();
     }
+    last_event = std::chrono::steady_clock::now();
     TANDEM_RETURN_IF_ERROR(OnEvent(std::move(*item), assembly));
   }
+}
+
+Status ChangePipeline::CheckpointIfQuiet(bool assembling,
+                                         std::chrono::steady_clock::time_point last_event) {
+  if (assembling) {
+    return Status::Ok();  // a transaction is arriving: its commit will move the checkpoint
+  }
+  ChangeEvent at;
+  {
+    std::lock_guard lock(mu_);
+    if (uncommitted_ != 0 ||
+        std::chrono::steady_clock::now() - std::max(last_event, last_commit_at_) <
+            options_.idle_checkpoint_delay) {
+      return Status::Ok();
+    }
+    std::optional<ChangeEvent> kept = std::move(kept_heartbeat_);
+    kept_heartbeat_.reset();
+    Result<std::strong_ordering> order =
+        kept ? Compare(kept->position, watermark_position_)
+             : Result<std::strong_ordering>(std::strong_ordering::less);
+    if (order.ok() && *order == std::strong_ordering::greater) {
+      // Everything before the heartbeat was dispatched before it and has committed (nothing is in
+      // flight), so its position is a resume point, as in OnEvent.
+      at = std::move(*kept);
+    } else if (watermark_ordinal_ > recorded_ordinal_) {
+      at.kind = ChangeKind::kHeartbeat;
+      at.position = watermark_position_;  // commit time 0: the watermark's stays as it is
+    } else {
+      return Status::Ok();  // a checkpoint row holds the newest resume point already
+    }
+  }
+  return DispatchBarrier(WorkKind::kCheckpointOnly, {}, at);
 }
 
 Status ChangePipeline::OnEvent(ChangeEvent event, std::optional<Assembly>& assembly) {
@@ -350,7 +389,10 @@ Status ChangePipeline::OnEvent(ChangeEvent event, std::optional<Assembly>& assem
       {
         std::lock_guard lock(mu_);
         if (uncommitted_ != 0) {
-          return Status::Ok();  // the commits under way will advance the checkpoint
+          // The commits under way advance the checkpoint to their own positions only: keep it for
+          // CheckpointIfQuiet, which records it once they have landed.
+          kept_heartbeat_ = std::move(event);
+          return Status::Ok();
         }
         Result<std::strong_ordering> order = Compare(event.position, watermark_position_);
         if (!order.ok() || *order == std::strong_ordering::less) {
@@ -570,6 +612,7 @@ Checkpoint ChangePipeline::CheckpointCounting(int worker, const std::vector<uint
 void ChangePipeline::MarkCommitted(int worker, const std::vector<uint64_t>& ordinals, size_t bytes,
                                    uint64_t covered) {
   std::lock_guard lock(mu_);
+  last_commit_at_ = std::chrono::steady_clock::now();
   recorded_ordinal_ = std::max(recorded_ordinal_, covered);
   for (uint64_t ordinal : ordinals) {
     InFlight& record = in_flight_.at(ordinal);

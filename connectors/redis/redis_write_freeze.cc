@@ -19,9 +19,12 @@
 //   repl-ping-replica-period while writes are paused, so master_repl_offset advances by 14 bytes
 //   ("*1\r\n$4\r\nPING\r\n") per period and no data changes; later servers that report
 //   paused_actions also stop those PINGs. Nothing else moves it: keys do not expire and are not
-//   evicted during the pause, and WAIT (REPLCONF GETACK) is itself a paused command. A PING is
-//   bytes of the stream like any other, so tandem's change stream passes it and reaches (and then
-//   passes) a position read during the freeze; the drain's exact comparison stays sound.
+//   evicted during the pause, and the REPLCONF GETACK that WAIT asks replicas for is held back
+//   until the pause ends (7.0.15: WAIT 1 200 under the pause timed out, master_repl_offset stayed
+//   put, and the GETACK reached the replica only after CLIENT UNPAUSE), so WAIT cannot be used
+//   to make a paused primary emit bytes either. A PING is bytes of the stream like any other, so
+//   tandem's change stream passes it and reaches (and then passes) a position read during the
+//   freeze; the drain's exact comparison stays sound.
 // - Without any replica the server keeps no backlog and master_repl_offset stays where it is
 //   (0 on a fresh server).
 

@@ -430,6 +430,119 @@ TEST(ChangePipeline, RacingCommitsStillLeaveTheFinalWatermarkRecorded) {
   EXPECT_EQ(ResumePosition(target), events->back().position);
 }
 
+// Regression: the race above left the watermark unrecorded for as long as the stream stayed idle
+// (until a source heartbeat came: 1 s on MariaDB, a 10 s PING on Redis), so a cutover's drain,
+// which waits for a checkpoint row to reach the frozen source's position, waited that long. A
+// stream that goes quiet now gets its watermark recorded within idle_checkpoint_delay.
+TEST(ChangePipeline, RacingCommitsOfAnIdleStreamAreRecordedWhileItRuns) {
+  auto t = KeyedTable();
+  ScriptBuilder script;
+  script.Transaction({Insert(t, R(1, std::nullopt, 1))});  // worker 0: acknowledged late
+  script.Transaction({Insert(t, R(2, std::nullopt, 2))});  // worker 1: checkpoints meanwhile
+  FakeTarget target;
+  target.Define(t);
+  target.SetApplyDelay([](uint64_t sequence) { return milliseconds(sequence == 2 ? 20 : 0); });
+  target.SetAcknowledgementDelay(
+      [](uint64_t sequence) { return milliseconds(sequence == 1 ? 100 : 0); });
+  auto events = std::make_shared<Script>(script.events());
+  PipelineOptions options = FastOptions(2);
+  options.stop_when_idle = false;  // the stream stays open and idle, as `tandem sync` does
+  options.idle_checkpoint_delay = milliseconds(10);
+  Runner runner(target, events, options);
+  bool recorded_while_running = false;
+  milliseconds idle_to_recorded{-1};
+  std::thread stopper([&] {
+    WaitFor([&] { return target.Committed(1) && target.Committed(2); });
+    const auto both_committed = std::chrono::steady_clock::now();
+    recorded_while_running = WaitFor(
+        [&] { return ResumePosition(target) == events->back().position; }, milliseconds(3000));
+    idle_to_recorded =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - both_committed);
+    runner.pipeline()->Stop();
+  });
+  ASSERT_TRUE(runner.Run().ok());
+  stopper.join();
+  std::vector<Position> committed;
+  for (const HistoryEntry& entry : target.History()) {
+    if (entry.kind == HistoryEntry::kCommit && !entry.sequences.empty()) {
+      committed.push_back(entry.checkpoint.position);
+    }
+  }
+  // The race happened: neither transaction's own commit recorded the end.
+  ASSERT_EQ(committed.size(), 2u);
+  EXPECT_NE(committed[0], events->back().position);
+  EXPECT_NE(committed[1], events->back().position);
+  EXPECT_TRUE(recorded_while_running) << "no checkpoint row reached the end before Stop()";
+  EXPECT_LT(idle_to_recorded, milliseconds(1000));
+  EXPECT_EQ(runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints, 1);
+  EXPECT_TRUE(target.Violations().empty()) << target.Violations().front();
+}
+
+// Regression: a heartbeat past the watermark that arrived while commits were in flight was dropped
+// ("the commits under way will advance the checkpoint": they advance it only to their own
+// position), and nothing recorded its position until the source's next heartbeat. It is now kept
+// and recorded once the commits have landed and the stream is quiet.
+TEST(ChangePipeline, HeartbeatArrivingWhileCommitsAreInFlightIsRecordedOnceTheyLand) {
+  auto t = KeyedTable();
+  ScriptBuilder script;
+  script.Transaction({Insert(t, R(1, std::nullopt, 1))});
+  script.Heartbeat();  // e.g. a Redis PING, or MariaDB's heartbeat after skipped transactions
+  FakeTarget target;
+  target.Define(t);
+  target.RequireSequences(script.sequences_with_rows());
+  // The commit lands but is acknowledged late: the heartbeat comes while it is in flight.
+  target.SetAcknowledgementDelay([](uint64_t) { return milliseconds(80); });
+  auto events = std::make_shared<Script>(script.events());
+  PipelineOptions options = FastOptions(1);
+  options.stop_when_idle = false;
+  options.idle_checkpoint_delay = milliseconds(10);
+  Runner runner(target, events, options);
+  bool recorded_while_running = false;
+  std::thread stopper([&] {
+    WaitFor([&] { return target.Committed(1); });
+    recorded_while_running = WaitFor(
+        [&] { return ResumePosition(target) == events->back().position; }, milliseconds(3000));
+    runner.pipeline()->Stop();
+  });
+  ASSERT_TRUE(runner.Run().ok());
+  stopper.join();
+  EXPECT_TRUE(recorded_while_running) << "the heartbeat's position was never recorded";
+  EXPECT_EQ(ResumePosition(target), events->back().position);
+  EXPECT_EQ(runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints, 1);
+  EXPECT_TRUE(target.Violations().empty()) << target.Violations().front();
+}
+
+// The quiet-stream checkpoint costs nothing when a checkpoint row already holds the watermark (one
+// worker: every commit records it): no empty target transaction is added.
+TEST(ChangePipeline, QuietStreamAddsNoCommitWhenTheWatermarkIsRecorded) {
+  auto t = KeyedTable();
+  ScriptBuilder script;
+  for (int i = 1; i <= 20; ++i) {
+    script.Transaction({Insert(t, R(i, std::nullopt, i))});
+  }
+  FakeTarget target;
+  target.Define(t);
+  auto events = std::make_shared<Script>(script.events());
+  PipelineOptions options = FastOptions(1);
+  options.stop_when_idle = false;
+  options.idle_checkpoint_delay = milliseconds(2);
+  Runner runner(target, events, options);
+  std::thread stopper([&] {
+    WaitFor([&] { return target.Committed(20); });
+    std::this_thread::sleep_for(milliseconds(50));  // many quiet periods
+    runner.pipeline()->Stop();
+  });
+  ASSERT_TRUE(runner.Run().ok());
+  stopper.join();
+  EXPECT_EQ(ResumePosition(target), events->back().position);
+  EXPECT_EQ(runner.pipeline()->metrics().Snapshot().heartbeat_checkpoints, 0);
+  size_t commits = 0;
+  for (const HistoryEntry& entry : target.History()) {
+    commits += entry.kind == HistoryEntry::kCommit ? 1 : 0;
+  }
+  EXPECT_LE(commits, 20u);
+}
+
 TEST(ChangePipeline, HeartbeatAdvancesTheCheckpointOfAnIdleStream) {
   auto t = KeyedTable();
   ScriptBuilder script;
