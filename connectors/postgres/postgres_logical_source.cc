@@ -699,20 +699,33 @@ Status DropPublication(const ConnectionConfig& source, std::string_view stream) 
 
 Result<Lsn> ReadWalFlushEnd(const ConnectionConfig& source) {
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<PostgresConnection> connection, ConnectSource(source));
-  TANDEM_ASSIGN_OR_RETURN(PgResult row,
-                          connection->Query("reading the source's WAL flush position",
-                                            "SELECT pg_catalog.pg_is_in_recovery(), CASE WHEN "
-                                            "pg_catalog.pg_is_in_recovery() THEN NULL ELSE "
-                                            "pg_catalog.pg_current_wal_flush_lsn()::text END"));
+  TANDEM_ASSIGN_OR_RETURN(PgResult row, connection->Query("reading whether the source is a standby",
+                                                          "SELECT pg_catalog.pg_is_in_recovery()"));
   if (row.Bool(0, 0)) {
     return engine::FailedPrecondition("source " + source.Redacted() +
                                       " is a standby, which has no WAL flush position of its own: "
                                       "point --source at the primary");
   }
-  Result<Lsn> lsn = engine::ParseLsn(row.View(0, 1));
+  // With synchronous_commit = off a commit is acknowledged before its WAL is flushed, so the flush
+  // position alone may name a point before it. A transaction committed synchronously here, with a
+  // transaction id and nothing else, flushes the WAL through its own commit record, after every
+  // commit acknowledged before this call. READ WRITE: the source may be frozen for clients. Its
+  // empty commit sends nothing to a pgoutput stream.
+  for (const char* statement : {"BEGIN READ WRITE", "SET LOCAL synchronous_commit = on",
+                                "SELECT pg_catalog.txid_current()", "COMMIT"}) {
+    Result<PgResult> done = connection->Query("flushing the source's WAL", statement);
+    if (!done.ok()) {
+      (void)connection->Query("flushing the source's WAL", "ROLLBACK");
+      return done.status();
+    }
+  }
+  TANDEM_ASSIGN_OR_RETURN(row,
+                          connection->Query("reading the source's WAL flush position",
+                                            "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
+  Result<Lsn> lsn = engine::ParseLsn(row.View(0, 0));
   if (!lsn.ok()) {
     return engine::Corruption("source " + source.Redacted() + " reported WAL flush position \"" +
-                              row.String(0, 1) + "\", which is not an LSN");
+                              row.String(0, 0) + "\", which is not an LSN");
   }
   return *lsn;
 }

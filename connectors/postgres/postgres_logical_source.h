@@ -161,8 +161,9 @@ engine::Status DropReplicationSlot(const engine::ConnectionConfig& source, std::
 // Errors: kPermissionDenied when the role does not own it; connection errors.
 engine::Status DropPublication(const engine::ConnectionConfig& source, std::string_view stream);
 
-// pg_current_wal_flush_lsn(): the end of the WAL the source has flushed now, which is what
-// `tandem sync --until-caught-up` catches up to.
+// pg_current_wal_flush_lsn() after an empty synchronous commit on the source: the end of the WAL
+// the source has flushed, at or past every commit acknowledged before the call (also under
+// synchronous_commit = off), which is what `tandem sync --until-caught-up` catches up to.
 // Errors: kFailedPrecondition on a standby (it has no WAL of its own to report); connection errors.
 engine::Result<engine::Lsn> ReadWalFlushEnd(const engine::ConnectionConfig& source);
 
