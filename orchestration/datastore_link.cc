@@ -792,6 +792,14 @@ std::optional<lag::LagSnapshot> DatastoreLink::Lag(std::string* why) {
 }
 
 bool DatastoreLink::WaitForCatchUp(const std::atomic<bool>* stop) {
+  // Exactly, by position: the source's log position now, and the wait until the stream's
+  // checkpoint on the target has reached it. The heartbeats below are the fallback for a source
+  // whose position cannot be read (no write freeze in its connector, or a refused read).
+  if (auto position = SourcePosition(); position.ok()) {
+    auto waited = WaitUntilApplied(*position, options_.verify_catch_up_timeout,
+                                   [stop] { return stop != nullptr && stop->load(); });
+    return waited.ok();
+  }
   std::shared_ptr<lag::LagMonitor> monitor;
   {
     std::lock_guard<std::mutex> lock(lag_mu_);

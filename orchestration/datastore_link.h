@@ -79,8 +79,9 @@ struct DatastoreLinkOptions {
   std::chrono::milliseconds stop_grace{15000};  // SIGTERM, then SIGKILL after this long
   std::chrono::milliseconds heartbeat_interval{50};
   std::chrono::milliseconds lag_window{10000};
-  // After a verify that found differences, how long to wait for the stream to catch up (every
-  // heartbeat written before the re-check started is seen on the target) before the re-check.
+  // After a verify that found differences, how long to wait for the stream to catch up (its
+  // checkpoint reaches the source's position read then; without a position, every heartbeat
+  // written before the re-check started is seen on the target) before the re-check.
   std::chrono::milliseconds verify_catch_up_timeout{10000};
   // The child runs `tandem sync --from-now`: no initial copy, streaming from the source's position
   // at its first start (a target that already holds the source's data: the cutover's reverse
@@ -170,8 +171,10 @@ class DatastoreLink {
   // A full verification of source against target: checksum::Verify (SQL, one thread) or
   // checksum::VerifyRedis. tandem sync's target is no native replica, so verify's own live
   // re-check does not apply to SQL; instead a verification that found differences waits until the
-  // stream caught up (every heartbeat written so far is seen, up to verify_catch_up_timeout) and
-  // verifies the differing tables again; only differences found both times count.
+  // stream caught up (its checkpoint has reached the source's position read after the first
+  // verification, as WaitUntilApplied; when the position cannot be read, every heartbeat written
+  // so far is seen; up to verify_catch_up_timeout) and verifies the differing tables again; only
+  // differences found both times count.
   // Errors: those of the verification (connections, kUnsupported), kCancelled when `stop` is set.
   engine::Result<VerifyOutcome> Verify(const std::atomic<bool>* stop);
 
