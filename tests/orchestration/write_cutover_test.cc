@@ -21,7 +21,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,12 +32,11 @@
 #include <vector>
 
 #include "orchestration/write_cutover_step.h"
+#include "tests/harness/app_clients.h"
 #include "tests/harness/app_writer.h"
 #include "tests/harness/files.h"
 #include "tests/harness/haproxy_server.h"
 #include "tests/harness/mariadb_server.h"
-#include "tests/harness/mysql_client.h"
-#include "tests/harness/postgres_client.h"
 #include "tests/harness/postgres_server.h"
 #include "tests/harness/redis_client.h"
 #include "tests/harness/redis_server.h"
@@ -51,7 +49,6 @@ namespace tandem::orchestration {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 using testing::AppClient;
 using testing::AppWriter;
 using testing::PollUntil;
@@ -68,10 +65,6 @@ DatastoreLinkPorts LinkPorts(const std::string& log_directory) {
   ports.log_directory = log_directory;
   ports.sync_threads = 2;
   return ports;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 enum class Side { kOld, kNew };
@@ -247,7 +240,7 @@ class WriteCutoverTest : public ::testing::Test {
   std::vector<nlohmann::json> journal_;
 };
 
-constexpr char kAppPassword[] = "app-secret";
+using testing::kAppPassword;
 
 // --- MariaDB ---------------------------------------------------------------------------------
 
@@ -278,23 +271,9 @@ class MariaDbWriteCutover : public WriteCutoverTest {
   const char* Engine() const override { return "MariaDB"; }
 
   AppClient App() const override {
-    AppClient app;
-    app.connect = [](uint16_t port) -> std::function<void(int)> {
-      testing::MySqlConnectOptions options;
-      options.port = port;
-      options.user = "app";
-      options.password = kAppPassword;
-      options.database = "shop";
-      options.connect_timeout = std::chrono::seconds(2);
-      auto client = std::make_shared<testing::MySqlClient>(testing::MySqlClient::Connect(options));
-      return [client](int id) {
-        client->Execute("INSERT INTO items (id, note) VALUES (" + std::to_string(id) + ", 'w')");
-      };
-    };
-    app.refused = [](const std::string& error) {
-      return Contains(error, "read-only") || Contains(error, "read_only");
-    };
-    return app;
+    return testing::MariaDbAppClient("shop", [](int id) {
+      return "INSERT INTO items (id, note) VALUES (" + std::to_string(id) + ", 'w')";
+    });
   }
 
   std::set<int> Ids(Side side) const override {
@@ -347,12 +326,10 @@ class PostgresWriteCutover : public WriteCutoverTest {
     old_ = testing::PostgresServer::Start(dir_.path());
     new_ = testing::PostgresServer::Start(dir_.path());
     for (const testing::PostgresServer* server : {old_.get(), new_.get()}) {
-      server->Execute("CREATE DATABASE shop OWNER tandem");
-      server->Execute("CREATE TABLE items (id integer PRIMARY KEY, note text NOT NULL)", "shop");
-      server->Execute("ALTER TABLE items OWNER TO tandem", "shop");
       // An ordinary application role: no superuser, so default_transaction_read_only binds it.
-      server->Execute(std::string("CREATE ROLE app LOGIN PASSWORD '") + kAppPassword + "'");
-      server->Execute("GRANT SELECT, INSERT ON items TO app", "shop");
+      testing::CreatePostgresAppDatabase(
+          *server, "shop", "CREATE TABLE items (id integer PRIMARY KEY, note text NOT NULL)",
+          "items");
     }
     old_->Execute("INSERT INTO items SELECT g, 'seed' FROM generate_series(1, 200) AS g", "shop");
   }
@@ -364,24 +341,9 @@ class PostgresWriteCutover : public WriteCutoverTest {
   const char* Engine() const override { return "PostgreSQL"; }
 
   AppClient App() const override {
-    AppClient app;
-    app.connect = [](uint16_t port) -> std::function<void(int)> {
-      testing::PostgresConnectOptions options;
-      options.port = port;  // HAProxy; scram-sha-256 from 127.0.0.1
-      options.user = "app";
-      options.password = kAppPassword;
-      options.database = "shop";
-      options.connect_timeout = std::chrono::seconds(2);
-      auto client =
-          std::make_shared<testing::PostgresClient>(testing::PostgresClient::Connect(options));
-      // A statement never waits long (HAProxy's 5 s timeouts bound a dead connection too).
-      client->Execute("SET statement_timeout = 3000");
-      return [client](int id) {
-        client->Execute("INSERT INTO items (id, note) VALUES (" + std::to_string(id) + ", 'w')");
-      };
-    };
-    app.refused = [](const std::string& error) { return Contains(error, "read-only transaction"); };
-    return app;
+    return testing::PostgresAppClient("shop", [](int id) {
+      return "INSERT INTO items (id, note) VALUES (" + std::to_string(id) + ", 'w')";
+    });
   }
 
   std::set<int> Ids(Side side) const override {
@@ -394,7 +356,7 @@ class PostgresWriteCutover : public WriteCutoverTest {
 
   // A new session's default, which is what an application's next connection gets.
   std::string DefaultReadOnly(Side side) const {
-    return Server(side).QueryScalar("SHOW default_transaction_read_only", "shop").value_or("");
+    return testing::PostgresDefaultReadOnly(Server(side), "shop");
   }
   void ExpectOldFrozenForClients() const override { EXPECT_EQ(DefaultReadOnly(Side::kOld), "on"); }
   void ExpectWritable(Side side) const override { EXPECT_EQ(DefaultReadOnly(side), "off"); }
@@ -429,33 +391,11 @@ class RedisWriteCutover : public WriteCutoverTest {
   // A plain client (the default user): CLIENT PAUSE WRITE holds its writes. A write held by the
   // pause waits until HAProxy shuts its session down; the client's timeout bounds it anyway.
   AppClient App() const override {
-    AppClient app;
-    const std::string password = old_->password();
-    app.connect = [password](uint16_t port) -> std::function<void(int)> {
-      testing::RedisConnectOptions options;
-      options.port = port;
-      options.password = password;
-      options.timeout = milliseconds(2000);
-      auto client = std::make_shared<testing::RedisClient>(testing::RedisClient::Connect(options));
-      return [client](int id) {
-        const std::string reply =
-            client->Command({"SET", kRedisItemPrefix + std::to_string(id), "w"});
-        if (reply != "OK") throw std::runtime_error("SET answered " + reply);
-      };
-    };
-    // Nothing refuses a write: a paused one blocks (its outcome is unknown when it breaks).
-    app.refused = [](const std::string&) { return false; };
-    return app;
+    return testing::RedisAppClient(old_->password(), kRedisItemPrefix);
   }
 
   std::set<int> Ids(Side side) const override {
-    std::set<int> ids;
-    const testing::RedisValue keys =
-        Server(side).CommandValue({"KEYS", std::string(kRedisItemPrefix) + "*"});
-    for (const testing::RedisValue& key : keys.elements) {
-      ids.insert(std::stoi(key.text.substr(std::strlen(kRedisItemPrefix))));
-    }
-    return ids;
+    return testing::RedisIds(Server(side), kRedisItemPrefix);
   }
 
   // The old side's pause is lifted before the reverse stream starts (it writes there); out of the
@@ -464,18 +404,8 @@ class RedisWriteCutover : public WriteCutoverTest {
 
   // A SET of a key outside the items answers at once (no pause holds it).
   void ExpectWritable(Side side) const override {
-    testing::RedisConnectOptions options = Server(side).ConnectOptions(0);
-    options.timeout = milliseconds(2000);
-    testing::RedisClient client = testing::RedisClient::Connect(options);
-    const auto started = steady_clock::now();
-    std::string reply;
-    try {
-      reply = client.Command({"SET", "probe:writable", "1"});
-    } catch (const std::exception& error) {
-      reply = error.what();
-    }
-    EXPECT_EQ(reply, "OK") << Engine() << (side == Side::kOld ? " old" : " new");
-    EXPECT_LT(steady_clock::now() - started, milliseconds(500));
+    EXPECT_TRUE(testing::RedisWritesAtOnce(Server(side), milliseconds(500)))
+        << Engine() << (side == Side::kOld ? " old" : " new");
   }
 
   void WriteNonIdempotentOnNew(uint16_t frontend_port) override {

@@ -1,6 +1,7 @@
 // `tandem run PLAN` through phases 1-6 with a datastore whose writes go through an HAProxy TCP
 // writer backend, an application writing through it at 300 writes/s with an ordinary account the
-// whole time (tests/tools/writer_migration.h), and `tandem run PLAN --rollback`:
+// whole time (tests/tools/writer_migration.h), and `tandem run PLAN --rollback`. The first four
+// cases run for MariaDB, PostgreSQL and Redis; the kill during each sub-step for MariaDB:
 //   - a rollback handed to the controller while it watches phase 6: the writes come back to the
 //     old side (the reverse stream drained into it first), the traffic back on the old servers;
 //     every acknowledged write is on the old side, and on the new one once the forward stream,
@@ -43,9 +44,26 @@ const nlohmann::json* FindStep(const nlohmann::json& status, const std::string& 
   return nullptr;
 }
 
-std::unique_ptr<WriterMigration> StartMigration(const WriterMigration::Options& options) {
-  return std::make_unique<WriterMigration>(StartMariaDbWriterEngine, options);
+std::unique_ptr<WriterMigration> StartMigration(
+    const WriterMigration::Options& options,
+    WriterMigration::EngineStarter engine = StartMariaDbWriterEngine) {
+  return std::make_unique<WriterMigration>(engine, options);
 }
+
+// The engines of the phase 6 tests.
+struct Engine {
+  const char* name;
+  WriterMigration::EngineStarter start;
+};
+void PrintTo(const Engine& engine, std::ostream* out) { *out << engine.name; }
+
+constexpr Engine kEngines[] = {
+    {"MariaDb", StartMariaDbWriterEngine},
+    {"Postgres", StartPostgresWriterEngine},
+    {"Redis", StartRedisWriterEngine},
+};
+
+class RunCliRollback : public ::testing::TestWithParam<Engine> {};
 
 // Runs the plan with the application writing until the controller watches phase 6.
 std::unique_ptr<TandemProcess> RunIntoPhaseSix(WriterMigration& migration) {
@@ -95,8 +113,8 @@ void ExpectRolledBack(WriterMigration& migration, const std::string& rollback_ou
   migration.ExpectNothingLost(MigrationSide::kOld);
 }
 
-TEST(RunCliRollback, ARollbackHandedToTheControllerInPhaseSixBringsEveryWriteBack) {
-  auto migration = StartMigration({});
+TEST_P(RunCliRollback, ARollbackHandedToTheControllerInPhaseSixBringsEveryWriteBack) {
+  auto migration = StartMigration({}, GetParam().start);
   auto run = RunIntoPhaseSix(*migration);
   ASSERT_FALSE(HasFailure()) << run->Log();
   CommandOutcome rollback = RunTandem({"run", migration->plan(), "--rollback"}, {}, seconds(180));
@@ -115,8 +133,8 @@ TEST(RunCliRollback, ARollbackHandedToTheControllerInPhaseSixBringsEveryWriteBac
   EXPECT_NE(again.out.find("was rolled back already"), std::string::npos) << again.out;
 }
 
-TEST(RunCliRollback, AfterAKillNineInPhaseSixARollbackBringsEveryWriteBack) {
-  auto migration = StartMigration({});
+TEST_P(RunCliRollback, AfterAKillNineInPhaseSixARollbackBringsEveryWriteBack) {
+  auto migration = StartMigration({}, GetParam().start);
   auto run = RunIntoPhaseSix(*migration);
   ASSERT_FALSE(HasFailure()) << run->Log();
   ASSERT_TRUE(run->KillNine());
@@ -137,8 +155,8 @@ TEST(RunCliRollback, AfterAKillNineInPhaseSixARollbackBringsEveryWriteBack) {
   EXPECT_FALSE(data["write_pause"].empty()) << data.dump().substr(0, 2000);
 }
 
-TEST(RunCliRollback, AfterAKillNineInPhaseSixAResumedRunCompletesWithTheVerdict) {
-  auto migration = StartMigration({.window = "25s"});
+TEST_P(RunCliRollback, AfterAKillNineInPhaseSixAResumedRunCompletesWithTheVerdict) {
+  auto migration = StartMigration({.window = "25s"}, GetParam().start);
   auto run = RunIntoPhaseSix(*migration);
   ASSERT_FALSE(HasFailure()) << run->Log();
   ASSERT_TRUE(run->KillNine());
@@ -160,8 +178,8 @@ TEST(RunCliRollback, AfterAKillNineInPhaseSixAResumedRunCompletesWithTheVerdict)
   migration->ExpectNothingLost(MigrationSide::kNew);
 }
 
-TEST(RunCliRollback, ABreachInPhaseSixRollsBackWhenThePlanSaysSo) {
-  auto migration = StartMigration({.rollback_on_breach = true});
+TEST_P(RunCliRollback, ABreachInPhaseSixRollsBackWhenThePlanSaysSo) {
+  auto migration = StartMigration({.rollback_on_breach = true}, GetParam().start);
   auto run = RunIntoPhaseSix(*migration);
   ASSERT_FALSE(HasFailure()) << run->Log();
   // Behind tandem's back: a seed row changed on the old side (the freeze binds the application,
@@ -179,6 +197,11 @@ TEST(RunCliRollback, ABreachInPhaseSixRollsBackWhenThePlanSaysSo) {
   EXPECT_FALSE(migration->WritesOnNew());
   migration->ExpectNothingLost(MigrationSide::kOld);
 }
+
+INSTANTIATE_TEST_SUITE_P(PerEngine, RunCliRollback, ::testing::ValuesIn(kEngines),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return std::string(info.param.name);
+                         });
 
 // kill -9 of the controller during the write cutover. The kill lands right after the journal shows
 // `after` (the writes step's start when empty): during the sub-step that follows it.

@@ -6,9 +6,13 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
+#include "tests/harness/app_clients.h"
 #include "tests/harness/mariadb_server.h"
-#include "tests/harness/mysql_client.h"
+#include "tests/harness/postgres_server.h"
+#include "tests/harness/redis_client.h"
+#include "tests/harness/redis_server.h"
 #include "tests/harness/wait.h"
 #include "tests/tools/run_tandem.h"
 
@@ -25,13 +29,18 @@ bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// The application's insert of one id into items (id, name, qty).
+std::string AppInsert(int id) {
+  return "INSERT INTO items VALUES (" + std::to_string(id) + ", 'app', 1)";
+}
+
 class MariaDbWriterEngine final : public WriterEngine {
  public:
   explicit MariaDbWriterEngine(const std::string& dir)
       : old_(MariaDbServer::Start(dir)), new_(MariaDbServer::Start(dir)) {
     for (const MariaDbServer* server : {old_.get(), new_.get()}) {
       server->Execute("CREATE DATABASE shop");
-      server->Execute("CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret'");
+      server->Execute(std::string("CREATE USER 'app'@'%' IDENTIFIED BY '") + kAppPassword + "'");
       server->Execute("GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO 'app'@'%'");
     }
     old_->Execute(
@@ -49,25 +58,7 @@ class MariaDbWriterEngine final : public WriterEngine {
   std::string Uri(MigrationSide side) const override { return Server(side).Uri("shop"); }
   uint16_t Port(MigrationSide side) const override { return Server(side).port(); }
 
-  AppClient App() const override {
-    AppClient app;
-    app.connect = [](uint16_t port) -> std::function<void(int)> {
-      MySqlConnectOptions options;
-      options.port = port;
-      options.user = "app";
-      options.password = "app-secret";
-      options.database = "shop";
-      options.connect_timeout = seconds(2);
-      auto client = std::make_shared<MySqlClient>(MySqlClient::Connect(options));
-      return [client](int id) {
-        client->Execute("INSERT INTO items VALUES (" + std::to_string(id) + ", 'app', 1)");
-      };
-    };
-    app.refused = [](const std::string& error) {
-      return Contains(error, "read-only") || Contains(error, "read_only");
-    };
-    return app;
-  }
+  AppClient App() const override { return MariaDbAppClient("shop", AppInsert); }
 
   std::set<int> AppIds(MigrationSide side) const override {
     std::set<int> ids;
@@ -91,6 +82,97 @@ class MariaDbWriterEngine final : public WriterEngine {
     return side == MigrationSide::kOld ? *old_ : *new_;
   }
   std::unique_ptr<MariaDbServer> old_, new_;
+};
+
+// PostgreSQL: database shop, table items (id, name, qty) with 300 seed rows on the old side, the
+// table alone on the new one (tandem's sync of PostgreSQL needs the target's tables); role app.
+class PostgresWriterEngine final : public WriterEngine {
+ public:
+  explicit PostgresWriterEngine(const std::string& dir)
+      : old_(PostgresServer::Start(dir)), new_(PostgresServer::Start(dir)) {
+    for (const PostgresServer* server : {old_.get(), new_.get()}) {
+      CreatePostgresAppDatabase(
+          *server, "shop",
+          "CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL)",
+          "items");
+    }
+    old_->Execute("INSERT INTO items SELECT g, 'item ' || g, g * 3 FROM generate_series(1, " +
+                      std::to_string(kSeedRows) + ") AS g",
+                  "shop");
+  }
+
+  const char* name() const override { return "PostgreSQL"; }
+  std::string Uri(MigrationSide side) const override { return Server(side).Uri("shop"); }
+  uint16_t Port(MigrationSide side) const override { return Server(side).port(); }
+  AppClient App() const override { return PostgresAppClient("shop", AppInsert); }
+
+  std::set<int> AppIds(MigrationSide side) const override {
+    std::set<int> ids;
+    for (const ResultRow& row : Server(side).Query(
+             "SELECT id FROM items WHERE id >= " + std::to_string(WriterMigration::kFirstAppId),
+             "shop")) {
+      ids.insert(std::stoi(row.at(0).value_or("0")));
+    }
+    return ids;
+  }
+
+  // An administrator's session overrides default_transaction_read_only (the freeze) explicitly.
+  void ChangeBehindTandem(MigrationSide side) const override {
+    Server(side).Execute("BEGIN READ WRITE; UPDATE items SET qty = qty + 1000 WHERE id = 7; COMMIT",
+                         "shop");
+  }
+
+  bool FrozenForClients(MigrationSide side) const override {
+    return PostgresDefaultReadOnly(Server(side), "shop") == "on";
+  }
+
+ private:
+  const PostgresServer& Server(MigrationSide side) const {
+    return side == MigrationSide::kOld ? *old_ : *new_;
+  }
+  std::unique_ptr<PostgresServer> old_, new_;
+};
+
+// Redis: keys item:<id> (db 0), 300 seed keys on the old side; the application's ids are keys
+// too. A plain client (the default user) is the application.
+constexpr char kRedisItemPrefix[] = "item:";
+
+class RedisWriterEngine final : public WriterEngine {
+ public:
+  explicit RedisWriterEngine(const std::string& dir)
+      : old_(RedisServer::Start(dir)), new_(RedisServer::Start(dir)) {
+    std::vector<std::vector<std::string>> seed;
+    for (int id = 1; id <= kSeedRows; ++id) {
+      seed.push_back({"SET", kRedisItemPrefix + std::to_string(id), "item " + std::to_string(id)});
+    }
+    old_->Connect().Pipeline(seed);
+  }
+
+  const char* name() const override { return "Redis"; }
+  std::string Uri(MigrationSide side) const override { return Server(side).Uri(0); }
+  uint16_t Port(MigrationSide side) const override { return Server(side).port(); }
+  AppClient App() const override { return RedisAppClient(old_->password(), kRedisItemPrefix); }
+
+  std::set<int> AppIds(MigrationSide side) const override {
+    std::set<int> ids = RedisIds(Server(side), kRedisItemPrefix);
+    ids.erase(ids.begin(), ids.lower_bound(WriterMigration::kFirstAppId));
+    return ids;
+  }
+
+  void ChangeBehindTandem(MigrationSide side) const override {
+    Server(side).Command({"SET", std::string(kRedisItemPrefix) + "7", "changed behind tandem"});
+  }
+
+  // CLIENT PAUSE WRITE holds a plain client's SET: frozen when one is not answered at once.
+  bool FrozenForClients(MigrationSide side) const override {
+    return !RedisWritesAtOnce(Server(side), milliseconds(500));
+  }
+
+ private:
+  const RedisServer& Server(MigrationSide side) const {
+    return side == MigrationSide::kOld ? *old_ : *new_;
+  }
+  std::unique_ptr<RedisServer> old_, new_;
 };
 
 TrafficRigOptions RigFor(const WriterEngine& engine) {
@@ -133,20 +215,35 @@ std::unique_ptr<WriterEngine> StartMariaDbWriterEngine(const std::string& dir) {
   return std::make_unique<MariaDbWriterEngine>(dir);
 }
 
+std::unique_ptr<WriterEngine> StartPostgresWriterEngine(const std::string& dir) {
+  return std::make_unique<PostgresWriterEngine>(dir);
+}
+
+std::unique_ptr<WriterEngine> StartRedisWriterEngine(const std::string& dir) {
+  return std::make_unique<RedisWriterEngine>(dir);
+}
+
 WriterMigration::WriterMigration(EngineStarter start_engine, const Options& options)
     : servers_dir_("tandem-writer-migration"),
       engine_(start_engine(servers_dir_.path())),
       rig_(std::make_unique<TrafficRig>(RigFor(*engine_))) {
+  // max_lag 10 s and latency_slack 250 ms: these tests are about where the writes go and what is
+  // kept, not about lag or response times (other tests gate on those). With ctest running the
+  // sanitizer builds beside them on the 2 cores (load average 5), PostgreSQL's streams under the
+  // 300 writes/s writer were seen to stall their heartbeat for 1-3 s, and the p95 gate to fail
+  // phase 4.
   const std::string datastore =
       "[[datastore]]\nname = \"orders\"\nsource = \"" + engine_->Uri(MigrationSide::kOld) +
       "\"\ntarget = \"" + engine_->Uri(MigrationSide::kNew) +
-      "\"\nmax_lag = \"1s\"\nlag_for = \"2s\"\n"
+      "\"\nmax_lag = \"10s\"\nlag_for = \"2s\"\n"
       "writer = { haproxy_backend = \"orders_db\", old = \"old\", new = \"new\" }\n\n";
-  plan_ = WritePlan(rig_->dir(), "shop.toml",
-                    "name = \"shop\"\nrollback_budget = \"5m\"\n\n" + datastore +
-                        rig_->TrafficToml({{"steps", "[25, 100]"}}) + "\n[monitor]\nwindow = \"" +
-                        options.window + "\"\nverify_every = \"3s\"\nrollback_on_breach = " +
-                        (options.rollback_on_breach ? "true" : "false") + "\n");
+  plan_ =
+      WritePlan(rig_->dir(), "shop.toml",
+                "name = \"shop\"\nrollback_budget = \"5m\"\n\n" + datastore +
+                    rig_->TrafficToml({{"steps", "[25, 100]"}, {"latency_slack", "\"250ms\""}}) +
+                    "\n[monitor]\nwindow = \"" + options.window +
+                    "\"\nverify_every = \"3s\"\nrollback_on_breach = " +
+                    (options.rollback_on_breach ? "true" : "false") + "\n");
   watcher_ = std::thread([this] { Watch(); });
 }
 
@@ -161,6 +258,10 @@ nlohmann::json WriterMigration::Status() const {
 }
 
 void WriterMigration::StartWriter() {
+  if (writer_) {  // a running writer is stopped first: its ids recorded, its range never reused
+    std::set<int> acknowledged, uncertain;
+    StopWriter(&acknowledged, &uncertain);
+  }
   writer_ = std::make_unique<AppWriter>(engine_->App(), rig_->haproxy().frontend_port(kBackend),
                                         next_id_, 300, std::chrono::minutes(10));
 }
@@ -233,16 +334,30 @@ void WriterMigration::ExpectNothingLost(MigrationSide writes_on) {
   for (int id : held) {
     EXPECT_TRUE(acknowledged.count(id) || uncertain.count(id)) << "id " << id << " never written";
   }
+  EXPECT_EQ(BothInBackend(), "");
   // The stream that runs after the run: old -> new when the writes are on the old side (stream
   // "orders"), new -> old otherwise ("orders.reverse").
   const bool forward = writes_on == MigrationSide::kOld;
+  // A completed run ended the reverse stream of a PostgreSQL datastore: caught up, its slot on
+  // the new side dropped (the outcome says so), so nothing streams to the old side any more.
+  const nlohmann::json status = Status();
+  if (!forward && !status.is_discarded() && status.value("state", "") == "completed" &&
+      Contains(status.value("outcome", ""), "replication slot on the new side dropped")) {
+    return;
+  }
   CommandOutcome synced =
       RunTandem({"sync", "--source", engine_->Uri(writes_on), "--target", engine_->Uri(other),
                  "--stream", forward ? "orders" : "orders.reverse", "--until-caught-up"},
                 {}, seconds(120));
   ASSERT_EQ(synced.exit_code, 0) << synced.out << synced.err;
-  EXPECT_EQ(engine_->AppIds(other), held) << "the sides differ after the stream caught up";
-  EXPECT_EQ(BothInBackend(), "");
+  const std::set<int> on_other = engine_->AppIds(other);
+  std::string missing, extra;
+  for (int id : held) missing += on_other.count(id) ? "" : std::to_string(id) + " ";
+  for (int id : on_other) extra += held.count(id) ? "" : std::to_string(id) + " ";
+  EXPECT_TRUE(missing.empty() && extra.empty())
+      << "the sides differ after the stream caught up: missing on the other side: " << missing
+      << "; only on the other side: " << extra << "\n"
+      << synced.out << synced.err;
 }
 
 }  // namespace tandem::testing

@@ -8,7 +8,7 @@
 // through the writer frontend at 300 writes/s.
 //
 // What the engine contributes (WriterEngine): the servers, their URIs, the application's client
-// and how the application's ids are read back. MariaDB now.
+// and how the application's ids are read back. MariaDB, PostgreSQL and Redis.
 //
 // A watcher thread reads the writer backend every 20 ms (one `show stat`, so one instant) for the
 // whole test and records any moment with both servers in the backend: the invariant that two
@@ -52,6 +52,11 @@ class WriterEngine {
 
 // MariaDB: database shop, table items (id, name, qty) with 300 seed rows; account app.
 std::unique_ptr<WriterEngine> StartMariaDbWriterEngine(const std::string& dir);
+// PostgreSQL: database shop, table items (id, name, qty) with 300 seed rows on the old side and
+// the table alone on the new one; role app (no superuser).
+std::unique_ptr<WriterEngine> StartPostgresWriterEngine(const std::string& dir);
+// Redis: keys item:<id> in db 0, 300 seed keys on the old side; a plain client as the application.
+std::unique_ptr<WriterEngine> StartRedisWriterEngine(const std::string& dir);
 
 class WriterMigration {
  public:
@@ -73,7 +78,8 @@ class WriterMigration {
   TrafficRig& rig() { return *rig_; }
   AppWriter& writer() { return *writer_; }
   nlohmann::json Status() const;  // `tandem status --format json`
-  // Starts the application's writer (300 writes/s) through the writer frontend.
+  // Starts the application's writer (300 writes/s) through the writer frontend, with ids after
+  // every earlier writer's; a writer still running is stopped (as by StopWriter) first.
   void StartWriter();
   // Stops it; returns the ids it saw acknowledged and those of unknown outcome.
   void StopWriter(std::set<int>* acknowledged, std::set<int>* uncertain);
@@ -88,7 +94,9 @@ class WriterMigration {
 
   // After a rollback (or a resumed run): the writes end on the side that holds them, every
   // acknowledged id there, nothing on it that nobody wrote, and the other side equal once
-  // the stream that now runs has caught up (`tandem sync ... --until-caught-up`).
+  // the stream that now runs has caught up (`tandem sync ... --until-caught-up`). After a
+  // completed run whose outcome says the reverse stream's slot was dropped (PostgreSQL), no stream
+  // runs to the old side: only the new side is checked.
   void ExpectNothingLost(MigrationSide writes_on);
 
  private:
