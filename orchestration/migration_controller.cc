@@ -800,6 +800,21 @@ struct MigrationController::Impl {
 
   // --- rollback ---
 
+  // After a rollback: the forward streams' PostgreSQL slots on the old sides (now the primaries
+  // again) keep their WAL until the plan runs again; said with the command that drops one.
+  std::string RetainedSlotsNote() const {
+    std::string note;
+    for (const DatastorePlan& datastore : plan.datastores) {
+      if (datastore.source.engine != engine::EngineKind::kPostgres) continue;
+      note += "; the replication slot of stream " + datastore.name +
+              " on the old side keeps its WAL until the plan runs again (if it will not: tandem "
+              "sync --source " +
+              datastore.source_uri_redacted + " --target " + datastore.target_uri_redacted +
+              " --stream " + datastore.name + " --until-caught-up --drop-slot)";
+    }
+    return note;
+  }
+
   // How long undoing this run's write cutovers would take now: for each datastore whose cutover
   // is done, its reverse stream's lag p99 (the drain; a second when not measured yet) plus
   // kSwitchUndo. `what` gets them in words ("writes orders: lag 12ms").
@@ -996,7 +1011,8 @@ struct MigrationController::Impl {
                   FormatDuration(plan.rollback_budget) + (within ? "" : ", EXCEEDED") +
                   "): " + (list.empty() ? std::string("nothing had changed") : list + " undone") +
                   "; every request and write on the old side; the streams stopped at their "
-                  "checkpoints (the plan can run again)"
+                  "checkpoints (the plan can run again)" +
+                  RetainedSlotsNote()
             : "ROLLBACK INCOMPLETE: " + problems.front() +
                   (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)"
                                        : std::string()) +
