@@ -713,19 +713,10 @@ struct MigrationController::Impl {
     if (RevertBegun(*step.datastore, ports.recorded)) {
       // A crash interrupted the revert of a failed cutover: it is finished, and the step fails as
       // it would have.
-      auto reverted = RevertWrites(*step.datastore, ports, cutover_options);
-      const bool back = reverted.ok() && reverted->problem.empty();
-      result.detail = reverted.ok() ? reverted->detail : nlohmann::json::object();
-      result.detail["writes_back_on_old"] = back;
-      result.detail["switched"] = false;
-      result.outcome = Outcome::kStopped;
-      result.message =
-          "the write cutover of " + step.datastore->name +
-          " was being reverted when the controller stopped; " +
-          (back ? "the writes are back on the old side"
-                : "RETURNING THE WRITES TO THE OLD SIDE FAILED: " +
-                      (reverted.ok() ? reverted->problem : reverted.status().message()));
-      return result;
+      result.detail = nlohmann::json::object();
+      result.message = "the write cutover of " + step.datastore->name +
+                       " was being reverted when the controller stopped";
+      return RevertAfterFailedCutover(*step.datastore, ports, cutover_options, std::move(result));
     }
     // The rollback budget: undoing the cutover drains the reverse stream, which will trail about
     // as the forward one does now, plus the freeze and the switches (about a second).
@@ -760,13 +751,23 @@ struct MigrationController::Impl {
     }
     const std::string why = cut.ok() ? cut->problem : cut.status().message();
     result.detail = cut.ok() ? cut->detail : nlohmann::json{{"error", why}};
-    auto reverted = RevertWrites(*step.datastore, ports, cutover_options);
+    result.message = "write cutover of " + step.datastore->name + " stopped: " + why;
+    return RevertAfterFailedCutover(*step.datastore, ports, cutover_options, std::move(result));
+  }
+
+  // A cutover that could not finish: the writes go back to the old side (RevertWrites) and the
+  // step stops, `result.message` saying why, this function whether the writes are back.
+  StepResult RevertAfterFailedCutover(const DatastorePlan& datastore,
+                                      const WriteCutoverPorts& ports,
+                                      const WriteCutoverOptions& cutover_options,
+                                      StepResult result) {
+    auto reverted = RevertWrites(datastore, ports, cutover_options);
     const bool back = reverted.ok() && reverted->problem.empty();
+    if (reverted.ok()) result.detail["revert"] = reverted->detail;
     result.detail["writes_back_on_old"] = back;
     result.detail["switched"] = false;  // DNS has not moved: traffic goes back to old
     result.outcome = Outcome::kStopped;
-    result.message = "write cutover of " + step.datastore->name + " stopped: " + why;
-    result.message += back ? "; writes are back on the old side"
+    result.message += back ? "; the writes are back on the old side"
                            : "; RETURNING THE WRITES TO THE OLD SIDE FAILED: " +
                                  (reverted.ok() ? reverted->problem : reverted.status().message());
     return result;
