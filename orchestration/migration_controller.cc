@@ -801,6 +801,16 @@ struct MigrationController::Impl {
 
   // --- rollback ---
 
+  // Whether a write cutover of this run is done (its writes on the new side).
+  bool AnyWritesSwitched() {
+    for (const RunStep& step : steps) {
+      if (step.kind != StepKind::kWrites) continue;
+      auto done = journal.FindStep(run_id, step.name);
+      if (done.ok() && *done && (*done)->state == StepState::kDone) return true;
+    }
+    return false;
+  }
+
   // After a rollback: the forward streams' PostgreSQL slots on the old sides (now the primaries
   // again) keep their WAL until the plan runs again; said with the command that drops one.
   std::string RetainedSlotsNote() const {
@@ -1013,7 +1023,7 @@ struct MigrationController::Impl {
                   "): " + (list.empty() ? std::string("nothing had changed") : list + " undone") +
                   "; every request and write on the old side; the streams stopped at their "
                   "checkpoints (the plan can run again)" +
-                  RetainedSlotsNote()
+                  RetainedSlotsNote() + "; why: " + why
             : "ROLLBACK INCOMPLETE: " + problems.front() +
                   (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)"
                                        : std::string()) +
@@ -1914,6 +1924,16 @@ struct MigrationController::Impl {
                 journal.FinishStep(record->id, StepState::kFailed, result->gates, result->detail);
             !recorded.ok()) {
           return recorded;
+        }
+        if (step.kind == StepKind::kDnsSwitch && !result->detail.value("switched", true) &&
+            AnyWritesSwitched()) {
+          // The DNS switch stopped before DNS changed (a TLS refusal, a record someone changed,
+          // the budget) after the writes had moved: they go back to the old side with the
+          // traffic, as a rollback does it (the run ends rolled back: exit 1).
+          nlohmann::json event = StepEvent(step, "failed");
+          event["message"] = result->message;
+          Emit(event);
+          return RollBack("the DNS switch stopped before DNS changed: " + result->message);
         }
         if (engine::Status recorded = journal.FinishRun(run_id, RunState::kFailed, result->message);
             !recorded.ok()) {

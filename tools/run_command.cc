@@ -485,8 +485,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
       std::cerr << "tandem run: " << result->message << std::endl;
       return kExitCannotAnswer;
     case orchestration::RunVerdict::kRolledBack:
+      if (!rollback) {
+        std::cerr << "tandem run: stopped and rolled back: " << result->message << std::endl;
+        return kExitNo;
+      }
       if (*format == OutputFormat::kText) std::cout << "rolled back: " << result->message << "\n";
-      return rollback ? kExitYes : kExitNo;
+      return kExitYes;
   }
   return kExitCannotAnswer;
 }

@@ -25,6 +25,9 @@
 
 #include "orchestration/journal.h"
 #include "tests/harness/files.h"
+#include "tests/harness/knot_server.h"
+#include "tests/harness/tls_certificates.h"
+#include "tests/harness/tls_listener.h"
 #include "tests/harness/wait.h"
 #include "tests/tools/run_plan_support.h"
 #include "tests/tools/run_tandem.h"
@@ -202,6 +205,58 @@ INSTANTIATE_TEST_SUITE_P(PerEngine, RunCliRollback, ::testing::ValuesIn(kEngines
                          [](const ::testing::TestParamInfo<Engine>& info) {
                            return std::string(info.param.name);
                          });
+
+// A certificate the clients would refuse stops the DNS switch, which follows the write cutover:
+// before DNS changes, the writes go back to the old side with the traffic (the run rolls back).
+TEST(RunCliRollback, ARefusedCertificateAtTheDnsSwitchBringsWritesAndTrafficBack) {
+  TempDir certs_dir("writer-tls");
+  const TestCertificates certs =
+      MakeTestCertificates(certs_dir.path() + "/certs", {"www.example.test", "127.0.0.1"});
+  const TestCertificates other_host =
+      MakeTestCertificates(certs_dir.path() + "/other", {"other.example.test"});
+  struct Case {
+    std::string what, cert, key, ca, expect;
+  };
+  const std::vector<Case> cases = {
+      {"wrong host name", other_host.server_cert, other_host.server_key, other_host.ca_cert,
+       "www.example.test"},
+      {"expired", certs.expired_server_cert, certs.expired_server_key, certs.ca_cert, "expired"},
+      {"unknown CA", certs.server_cert, certs.server_key, certs.other_ca_cert, "CN=tandem test CA"},
+  };
+  for (const Case& tls_case : cases) {
+    SCOPED_TRACE(tls_case.what);
+    TlsListener listener(tls_case.cert, tls_case.key, certs_dir.path() + "/s_server.log");
+    KnotServerOptions zone;
+    zone.zone = "example.test.";
+    zone.api_target = "old-lb.example.test.";
+    zone.record_ttl = 4;
+    TempDir knot_dir("writer-knot");
+    auto knot = KnotServer::Start(knot_dir.path(), zone);
+    const std::string dns =
+        "\n[dns]\nserver = \"" + knot->primary_address() + "\"\nzone = \"" + knot->zone() +
+        "\"\ntsig = \"" + knot->key_algorithm() + ":" + knot->key_name() + ":" +
+        knot->key_secret() + "\"\nttl = 1\nrecords = [\n  { name = \"www." + knot->zone() +
+        "\", type = \"A\", old = \"192.0.2.10\", new = \"198.51.100.10\" },\n]\nresolvers = "
+        "[\"" +
+        knot->primary_address() + "\"]\ntls = { host = \"www.example.test\", address = \"" +
+        listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n";
+    auto migration = StartMigration({.extra_plan = dns});
+    migration->StartWriter();
+    CommandOutcome run = RunTandem({"run", migration->plan()}, {}, seconds(240));
+    EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+    EXPECT_NE(run.err.find(tls_case.expect), std::string::npos) << run.err;
+    const nlohmann::json status = migration->Status();
+    EXPECT_EQ(status["state"], "rolled_back") << status.dump();
+    const nlohmann::json* writes = FindStep(status, "writes orders");
+    ASSERT_NE(writes, nullptr) << status.dump();
+    EXPECT_EQ((*writes)["state"], "undone") << status.dump();
+    EXPECT_EQ(knot->Read(KnotServer::Role::kPrimary, "www", "A").at(0).value, "192.0.2.10");
+    EXPECT_EQ(migration->rig().WeightShareOfNew(), 0.0) << migration->rig().WeightsText();
+    EXPECT_FALSE(migration->WritesOnNew());
+    EXPECT_FALSE(migration->engine().FrozenForClients(MigrationSide::kOld));
+    migration->ExpectNothingLost(MigrationSide::kOld);
+  }
+}
 
 // kill -9 of the controller during the write cutover. The kill lands right after the journal shows
 // `after` (the writes step's start when empty): during the sub-step that follows it.

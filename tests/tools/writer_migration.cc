@@ -243,7 +243,7 @@ WriterMigration::WriterMigration(EngineStarter start_engine, const Options& opti
                     rig_->TrafficToml({{"steps", "[25, 100]"}, {"latency_slack", "\"250ms\""}}) +
                     "\n[monitor]\nwindow = \"" + options.window +
                     "\"\nverify_every = \"3s\"\nrollback_on_breach = " +
-                    (options.rollback_on_breach ? "true" : "false") + "\n");
+                    (options.rollback_on_breach ? "true" : "false") + "\n" + options.extra_plan);
   watcher_ = std::thread([this] { Watch(); });
 }
 

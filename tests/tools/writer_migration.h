@@ -65,6 +65,7 @@ class WriterMigration {
   struct Options {
     std::string window = "10m";  // [monitor] window
     bool rollback_on_breach = false;
+    std::string extra_plan;  // appended to the plan (e.g. a [dns] section)
   };
 
   // `start_engine` starts the engine's servers in a directory the migration owns (removed after
