@@ -801,14 +801,21 @@ struct MigrationController::Impl {
 
   // --- rollback ---
 
-  // Whether a write cutover of this run is done (its writes on the new side).
-  bool AnyWritesSwitched() {
+  // The "writes <datastore>" steps this run has done (their writes are on the new side).
+  engine::Result<std::vector<const RunStep*>> DoneWritesSteps() {
+    std::vector<const RunStep*> done_steps;
     for (const RunStep& step : steps) {
       if (step.kind != StepKind::kWrites) continue;
       auto done = journal.FindStep(run_id, step.name);
-      if (done.ok() && *done && (*done)->state == StepState::kDone) return true;
+      if (!done.ok()) return done.status();
+      if (*done && (*done)->state == StepState::kDone) done_steps.push_back(&step);
     }
-    return false;
+    return done_steps;
+  }
+
+  bool AnyWritesSwitched() {
+    auto done = DoneWritesSteps();
+    return done.ok() && !done->empty();
   }
 
   // After a rollback: the forward streams' PostgreSQL slots on the old sides (now the primaries
@@ -831,11 +838,10 @@ struct MigrationController::Impl {
   // kSwitchUndo. `what` gets them in words ("writes orders: lag 12ms").
   engine::Result<milliseconds> WritesUndoEstimate(std::string* what) {
     milliseconds total{0};
-    for (const RunStep& step : steps) {
-      if (step.kind != StepKind::kWrites) continue;
-      auto done = journal.FindStep(run_id, step.name);
-      if (!done.ok()) return done.status();
-      if (!*done || (*done)->state != StepState::kDone) continue;
+    auto done_steps = DoneWritesSteps();
+    if (!done_steps.ok()) return done_steps.status();
+    for (const RunStep* done : *done_steps) {
+      const RunStep& step = *done;
       EnsureLinks();
       std::optional<lag::LagSnapshot> lag = reverse_links[LinkIndex(step.datastore)]->Lag();
       const milliseconds drain =
@@ -1853,13 +1859,11 @@ struct MigrationController::Impl {
     Emit({{"state", options.resume ? "resumed" : "started"}, {"run", run_id}});
     if (options.resume) {
       // The writes already moved: their reverse streams keep the old sides current again.
-      for (const RunStep& step : steps) {
-        if (step.kind != StepKind::kWrites) continue;
-        auto done = journal.FindStep(run_id, step.name);
-        if (!done.ok()) return done.status();
-        if (!*done || (*done)->state != StepState::kDone) continue;
+      auto done_steps = DoneWritesSteps();
+      if (!done_steps.ok()) return done_steps.status();
+      for (const RunStep* step : *done_steps) {
         EnsureLinks();
-        DatastoreLink* reverse = reverse_links[LinkIndex(step.datastore)].get();
+        DatastoreLink* reverse = reverse_links[LinkIndex(step->datastore)].get();
         if (engine::Status started = reverse->StartStream(); !started.ok()) return started;
       }
     }

@@ -162,11 +162,12 @@ class SyncBackend {
     return StartAtSourceEnd(selection);
   }
 
-  // --checkpoint-now: makes `checkpoint` (stream "<stream>") where the stream resumes, whatever
-  // it had. Default: the applier commits it as the row "<stream>", keeping that row's applied
-  // count (the resume position is the greatest of the rows, so it supersedes the worker rows of
-  // the same history). Redis replaces every row of the stream in one MULTI, keeping the applied
-  // total (rows naming another replication id could not be ordered against it).
+  // --checkpoint-now and --from-now's first start: makes `checkpoint` (stream "<stream>") where
+  // the stream resumes, whatever it had. Default: the applier commits it as the row "<stream>",
+  // keeping that row's applied count (the resume position is the greatest of the rows, so it
+  // supersedes the worker rows of the same history). Redis replaces every row of the stream in one
+  // MULTI, keeping the applied total (rows naming another replication id could not be ordered
+  // against it).
   virtual engine::Status ReplaceCheckpoint(engine::Checkpoint checkpoint);
 
   // The change stream from `resume` (the target's checkpoint; nullopt: where the copy started).

@@ -402,13 +402,11 @@ engine::Result<CopySummary> StartFromNow(const SyncSettings& settings, SyncBacke
     return start_at.status().WithContext("source");
   }
   const engine::Position start = *start_at;
-  TANDEM_ASSIGN_OR_RETURN(auto applier, backend.OpenApplier());
   engine::Checkpoint checkpoint;
   checkpoint.stream = settings.stream;
   checkpoint.position = start;
-  TANDEM_RETURN_IF_ERROR(applier->Begin().WithContext("target"));
   TANDEM_RETURN_IF_ERROR(
-      applier->Commit(checkpoint).WithContext("target: committing the --from-now checkpoint"));
+      backend.ReplaceCheckpoint(checkpoint).WithContext("target: the --from-now checkpoint"));
   Note(settings, "--from-now: stream '" + settings.stream + "' starts at " +
                      engine::Serialize(start) +
                      " (nothing is copied; changes committed on the source after it follow)");
