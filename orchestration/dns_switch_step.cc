@@ -9,6 +9,7 @@
 
 #include "orchestration/dns_propagation.h"
 #include "orchestration/duration.h"
+#include "orchestration/fault_hold.h"
 #include "orchestration/tls_check.h"
 #include "orchestration/utc_time.h"
 
@@ -228,6 +229,7 @@ engine::Result<std::string> Update(const DnsPlan& dns, const DnsClient& primary,
   result.detail["serial_before"] = *before;
   TANDEM_RETURN_IF_ERROR(
       journal.record_intent({{"at", UnixSeconds(Clock::now())}, {"serial", *before}}));
+  if (direction == Direction::kSwitch) HoldAtFaultPoint("dns.updating");
   engine::Status updated = primary.ReplaceRecords(dns.zone, pending);
   if (!updated.ok()) {
     if (updated.code() == engine::StatusCode::kFailedPrecondition) {
@@ -239,6 +241,7 @@ engine::Result<std::string> Update(const DnsPlan& dns, const DnsClient& primary,
     return updated;
   }
   const Clock::time_point applied = Clock::now();
+  if (direction == Direction::kSwitch) HoldAtFaultPoint("dns.updated");
   result.detail["updated"] = true;
   result.detail["switched_at"] = FormatUtcTime(applied);
   for (nlohmann::json& record : result.detail["records"]) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/write_freeze.h"
+#include "orchestration/fault_hold.h"
 #include "orchestration/utc_time.h"
 
 namespace tandem::orchestration {
@@ -361,7 +362,9 @@ engine::Result<WriteCutoverResult> CutOverWrites(const DatastorePlan& datastore,
   // 5. switch
   steps.Begin();
   TANDEM_RETURN_IF_ERROR(steps.Intent("switching"));  // a crash after PutIn resumes as switched
+  HoldAtFaultPoint("writes.switching");
   TANDEM_RETURN_IF_ERROR(PutIn(haproxy, route.haproxy_backend, route.new_server));
+  HoldAtFaultPoint("writes.switched");
   const auto switched_at = std::chrono::system_clock::now();
   const int64_t pause_ms =
       std::chrono::duration_cast<milliseconds>(switched_at - frozen_at).count();

@@ -18,6 +18,7 @@
 #include "lag/metrics_http_server.h"
 #include "lag/prometheus_text.h"
 #include "orchestration/duration.h"
+#include "orchestration/fault_hold.h"
 #include "orchestration/journal.h"
 #include "orchestration/migration_controller.h"
 #include "orchestration/migration_report.h"
@@ -378,6 +379,10 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!format.ok()) return ReportError("run", format.status());
   auto metrics_port = ParseMetricsPort(values);
   if (!metrics_port.ok()) return ReportError("run", metrics_port.status());
+  // A test's fault hold (orchestration/fault_hold.h) that names no known point would hold nowhere.
+  if (engine::Status hold = orchestration::CheckFaultHoldEnvironment(); !hold.ok()) {
+    return ReportError("run", hold);
+  }
   const int sync_threads = values["sync-threads"].as<int>();
   if (sync_threads < 1 || sync_threads > 64) {
     return ReportError("run", "--sync-threads must be 1..64");

@@ -26,6 +26,7 @@
 #include "tests/harness/tls_certificates.h"
 #include "tests/harness/tls_listener.h"
 #include "tests/harness/wait.h"
+#include "tests/tools/dns_plan.h"
 #include "tests/tools/run_plan_support.h"
 
 namespace tandem::testing {
@@ -35,33 +36,8 @@ using orchestration::ParseUtcTime;
 
 using std::chrono::seconds;
 
-// The [dns] section for `knot`'s zone: www A and api CNAME from their old to their new values.
-std::string DnsToml(const KnotServer& knot, const std::string& extra = "", int ttl = 60) {
-  return "\n[dns]\nserver = \"" + knot.primary_address() + "\"\nzone = \"" + knot.zone() +
-         "\"\ntsig = \"" + knot.key_algorithm() + ":" + knot.key_name() + ":" + knot.key_secret() +
-         "\"\nttl = " + std::to_string(ttl) + "\nrecords = [\n  { name = \"www." + knot.zone() +
-         "\", type = \"A\", old = \"192.0.2.10\", new = \"198.51.100.10\" },\n  { name = \"api." +
-         knot.zone() + "\", type = \"CNAME\", old = \"old-lb." + knot.zone() +
-         "\", new = \"new-lb." + knot.zone() + "\" },\n]\nresolvers = [\"" +
-         knot.primary_address() + "\", \"" + knot.secondary_address() + "\"]\n" + extra;
-}
-
 std::string WebPlan(TrafficRig& rig, const std::string& dns) {
   return "name = \"web\"\n\n" + rig.TrafficToml({{"steps", "[100]"}, {"dwell", "\"2s\""}}) + dns;
-}
-
-KnotServerOptions ZoneWithHourLongTtls() {
-  KnotServerOptions options;
-  options.zone = "example.test.";
-  options.api_target = "old-lb.example.test.";
-  options.record_ttl = 3600;
-  return options;
-}
-
-KnotServerOptions ZoneWithShortTtls() {
-  KnotServerOptions options = ZoneWithHourLongTtls();
-  options.record_ttl = 4;
-  return options;
 }
 
 // `tls = {...}` for www at `listener`, trusting the test CA.
@@ -79,7 +55,7 @@ const nlohmann::json& StepNamed(const nlohmann::json& status, const std::string&
 
 TEST(RunCliDns, PhaseOneLowersTheTtlsAndStatusSaysWhenTheSwitchIsSafe) {
   TrafficRig rig;
-  auto knot = KnotServer::Start(rig.dir(), ZoneWithHourLongTtls());
+  auto knot = KnotServer::Start(rig.dir(), ExampleZone(3600));
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
   // The cutover waits for an approval that never comes: the run is interrupted there.
   const std::string plan =
@@ -136,7 +112,7 @@ TEST(RunCliDns, TheCutoverWaitsOutTheOldTtlThenSwitchesBothRecordsInOneUpdate) {
   TlsListener listener(certs.server_cert, certs.server_key, rig.dir() + "/s_server.log");
   // Records at 4 s, lowered to 1 s by phase 1: the switch waits until 4 s after the last
   // resolver served the low TTL.
-  auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+  auto knot = KnotServer::Start(rig.dir(), ExampleZone(4));
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
   const std::string plan =
       WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, TlsToml(listener, certs), 1)));
@@ -207,7 +183,7 @@ TEST(RunCliDns, ACertificateTheClientsWouldRefuseStopsTheCutoverBeforeDnsWithTra
     SCOPED_TRACE(tls_case.what);
     TrafficRig rig;
     TlsListener listener(tls_case.cert, tls_case.key, rig.dir() + "/s_server.log");
-    auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+    auto knot = KnotServer::Start(rig.dir(), ExampleZone(4));
     const std::string tls = "tls = { host = \"www.example.test\", address = \"" +
                             listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n";
     const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, tls, 1)));
@@ -232,7 +208,7 @@ TEST(RunCliDns, ACertificateTheClientsWouldRefuseStopsTheCutoverBeforeDnsWithTra
 //      no second update (the serial moves once) and completes once the secondary catches up.
 TEST(RunCliDns, KillNineDuringTheSafeMomentWaitAndThePropagationWaitThenResumeSwitchesOnce) {
   TrafficRig rig;
-  KnotServerOptions zone = ZoneWithHourLongTtls();
+  KnotServerOptions zone = ExampleZone(3600);
   zone.record_ttl = 12;
   auto knot = KnotServer::Start(rig.dir(), zone);
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
@@ -293,7 +269,7 @@ TEST(RunCliDns, KillNineDuringTheSafeMomentWaitAndThePropagationWaitThenResumeSw
 // back in one compare-and-swap update (the serial moves by one more) and sends the traffic back.
 TEST(RunCliDns, ARollbackInPhaseSixSwitchesTheRecordsBackInOneUpdate) {
   TrafficRig rig;
-  auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+  auto knot = KnotServer::Start(rig.dir(), ExampleZone(4));
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
   const std::string plan =
       WritePlan(rig.dir(), "web.toml",
@@ -328,7 +304,7 @@ TEST(RunCliDns, ARollbackInPhaseSixSwitchesTheRecordsBackInOneUpdate) {
 // from a new process: the records go back (one update), propagation of the old values watched.
 TEST(RunCliDns, KillNineDuringThePropagationWaitThenRollbackSwitchesBack) {
   TrafficRig rig;
-  auto knot = KnotServer::Start(rig.dir(), ZoneWithShortTtls());
+  auto knot = KnotServer::Start(rig.dir(), ExampleZone(4));
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
   const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, "", 1)));
   {
@@ -361,7 +337,7 @@ TEST(RunCliDns, KillNineDuringThePropagationWaitThenRollbackSwitchesBack) {
 
 TEST(RunCliDns, ARecordSomeoneElseChangedStopsTheRunAndTheZoneIsNotTouched) {
   TrafficRig rig;
-  auto knot = KnotServer::Start(rig.dir(), ZoneWithHourLongTtls());
+  auto knot = KnotServer::Start(rig.dir(), ExampleZone(3600));
   knot->SetRecordOnPrimary("www", "A", 3600, "203.0.113.9");
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
   const std::string before = rig.WeightsText();
@@ -377,7 +353,7 @@ TEST(RunCliDns, ARecordSomeoneElseChangedStopsTheRunAndTheZoneIsNotTouched) {
 
 TEST(RunCliDns, AnUnreachableDnsServerIsRefusedBeforeAnythingRuns) {
   TrafficRig rig;
-  auto knot = KnotServer::Start(rig.dir(), ZoneWithHourLongTtls());
+  auto knot = KnotServer::Start(rig.dir(), ExampleZone(3600));
   std::string dns = DnsToml(*knot);
   const std::string dead = "127.0.0.1:" + std::to_string(PickFreePort());
   dns.replace(dns.find(knot->primary_address()), knot->primary_address().size(), dead);

@@ -12,7 +12,10 @@
 //   - a breach in phase 6 (a row changed on the old side behind tandem's back) with
 //     rollback_on_breach: the controller rolls the migration back by itself;
 //   - kill -9 of the controller during each sub-step of the write cutover (the moment the journal
-//     shows the step or the sub-step before it), then --resume and, separately, --rollback.
+//     shows the step or the sub-step before it, or held by TANDEM_FAULT_HOLD inside the writer
+//     switch; the latter for PostgreSQL and Redis too), then --resume and, separately, --rollback;
+//   - kill -9 inside the DNS update that follows (held before it is sent and after it is applied),
+//     then --resume (one switch update in all) or --rollback (records, writes and traffic back).
 // Throughout, the writer backend never has both servers in it (the watcher of WriterMigration).
 #include <gtest/gtest.h>
 
@@ -29,6 +32,7 @@
 #include "tests/harness/tls_certificates.h"
 #include "tests/harness/tls_listener.h"
 #include "tests/harness/wait.h"
+#include "tests/tools/dns_plan.h"
 #include "tests/tools/run_plan_support.h"
 #include "tests/tools/run_tandem.h"
 #include "tests/tools/writer_migration.h"
@@ -226,20 +230,12 @@ TEST(RunCliRollback, ARefusedCertificateAtTheDnsSwitchBringsWritesAndTrafficBack
   for (const Case& tls_case : cases) {
     SCOPED_TRACE(tls_case.what);
     TlsListener listener(tls_case.cert, tls_case.key, certs_dir.path() + "/s_server.log");
-    KnotServerOptions zone;
-    zone.zone = "example.test.";
-    zone.api_target = "old-lb.example.test.";
-    zone.record_ttl = 4;
     TempDir knot_dir("writer-knot");
-    auto knot = KnotServer::Start(knot_dir.path(), zone);
-    const std::string dns =
-        "\n[dns]\nserver = \"" + knot->primary_address() + "\"\nzone = \"" + knot->zone() +
-        "\"\ntsig = \"" + knot->key_algorithm() + ":" + knot->key_name() + ":" +
-        knot->key_secret() + "\"\nttl = 1\nrecords = [\n  { name = \"www." + knot->zone() +
-        "\", type = \"A\", old = \"192.0.2.10\", new = \"198.51.100.10\" },\n]\nresolvers = "
-        "[\"" +
-        knot->primary_address() + "\"]\ntls = { host = \"www.example.test\", address = \"" +
-        listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n";
+    auto knot = KnotServer::Start(knot_dir.path(), ExampleZone(4));
+    const std::string dns = DnsToml(*knot,
+                                    "tls = { host = \"www.example.test\", address = \"" +
+                                        listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n",
+                                    1);
     auto migration = StartMigration({.extra_plan = dns});
     migration->StartWriter();
     CommandOutcome run = RunTandem({"run", migration->plan()}, {}, seconds(240));
@@ -258,11 +254,16 @@ TEST(RunCliRollback, ARefusedCertificateAtTheDnsSwitchBringsWritesAndTrafficBack
   }
 }
 
-// kill -9 of the controller during the write cutover. The kill lands right after the journal shows
-// `after` (the writes step's start when empty): during the sub-step that follows it.
+// kill -9 of the controller during the write cutover. Without a `hold`, the kill lands right after
+// the journal shows `after` (the writes step's start when empty): during the sub-step that follows
+// it. With one, the controller runs with TANDEM_FAULT_HOLD at that point (orchestration/
+// fault_hold.h) and is killed while it holds there: inside the writer switch, whose window between
+// the journal's "switching" and HAProxy's answer is otherwise about a millisecond.
 struct KillPoint {
   const char* during;
   const char* after;
+  const char* hold = nullptr;
+  bool new_in_at_kill = false;  // with a hold: whether the new server is in the writer backend
 };
 enum class Recovery { kResume, kRollback };
 
@@ -287,7 +288,8 @@ std::string LastCutoverSubStep(const std::string& journal_path) {
   return last;
 }
 
-class KillDuringCutover : public ::testing::TestWithParam<std::tuple<KillPoint, Recovery>> {};
+class KillDuringCutover : public ::testing::TestWithParam<std::tuple<Engine, KillPoint, Recovery>> {
+};
 
 // Polls the run's journal (every 2 ms) until it shows `after`. False when the run ended first.
 bool WaitForJournal(const std::string& journal_path, TandemProcess& run, const std::string& after) {
@@ -321,33 +323,63 @@ bool WaitForJournal(const std::string& journal_path, TandemProcess& run, const s
          run.Running();
 }
 
+// `tandem run --resume` after a kill: the run completes with the writes on the new side (the old
+// one out of the writer backend, and frozen where the engine's freeze lasts), every acknowledged
+// write kept.
+void ResumeToCompletion(WriterMigration& migration) {
+  TandemProcess resumed({"run", migration.plan(), "--resume", "--format", "json"},
+                        migration.plan() + ".resume.log");
+  std::optional<int> exit_code = resumed.WaitForExit(seconds(180));
+  ASSERT_TRUE(exit_code.has_value()) << resumed.Log();
+  ASSERT_EQ(*exit_code, 0) << resumed.Log();
+  const nlohmann::json status = migration.Status();
+  EXPECT_EQ(status["state"], "completed") << status.dump();
+  EXPECT_TRUE(migration.WritesOnNew());
+  EXPECT_FALSE(migration.engine().FrozenForClients(MigrationSide::kNew));
+  EXPECT_EQ(migration.engine().FrozenForClients(MigrationSide::kOld),
+            migration.engine().OldStaysFrozenAfterTheSwitch());
+  migration.ExpectNothingLost(MigrationSide::kNew);
+}
+
+// Polls the run's log (every 2 ms) until the controller says it holds at `point`. False when the
+// run ended first.
+bool WaitForFaultHold(TandemProcess& run, const std::string& point) {
+  const std::string line = "tandem: fault hold at " + point + " ";
+  return PollUntil(
+             milliseconds(240'000),
+             [&] { return !run.Running() || run.Log().find(line) != std::string::npos; },
+             milliseconds(2)) &&
+         run.Running();
+}
+
 TEST_P(KillDuringCutover, NothingIsLostAndNeverTwoWritablePrimaries) {
-  const auto [point, recovery] = GetParam();
-  auto migration = StartMigration({.window = "3s"});
+  const auto [engine, point, recovery] = GetParam();
+  auto migration = StartMigration({.window = "3s"}, engine.start);
   migration->StartWriter();
-  TandemProcess run({"run", migration->plan(), "--format", "json"}, migration->plan() + ".log");
+  std::vector<std::string> env;
+  if (point.hold) env.push_back(std::string("TANDEM_FAULT_HOLD=") + point.hold + "=60s");
+  TandemProcess run({"run", migration->plan(), "--format", "json"}, migration->plan() + ".log",
+                    env);
   const std::string journal_path = migration->rig().dir() + "/shop.journal.db";
-  ASSERT_TRUE(WaitForJournal(journal_path, run, point.after)) << run.Log();
+  if (point.hold) {
+    ASSERT_TRUE(WaitForFaultHold(run, point.hold)) << run.Log();
+  } else {
+    ASSERT_TRUE(WaitForJournal(journal_path, run, point.after)) << run.Log();
+  }
   ASSERT_TRUE(run.KillNine());
   // Where the kill landed: the journal's newest sub-step is still the one waited for (else the
-  // controller raced past it and the kill hit a later sub-step; printed, not failed, since every
-  // kill point must be survivable).
+  // controller raced past it and the kill hit a later sub-step; printed, and failed only for a
+  // held controller, which cannot race: every kill point must be survivable).
   const std::string landed = LastCutoverSubStep(journal_path);
   std::printf("killed during %s: the journal's newest sub-step is '%s' (waited for '%s')\n",
               point.during, landed.c_str(), point.after);
   std::fflush(stdout);
+  if (point.hold) {
+    EXPECT_EQ(landed, point.after);
+    EXPECT_EQ(migration->WritesOnNew(), point.new_in_at_kill) << migration->rig().WeightsText();
+  }
   if (recovery == Recovery::kResume) {
-    TandemProcess resumed({"run", migration->plan(), "--resume", "--format", "json"},
-                          migration->plan() + ".resume.log");
-    std::optional<int> exit_code = resumed.WaitForExit(seconds(180));
-    ASSERT_TRUE(exit_code.has_value()) << resumed.Log();
-    ASSERT_EQ(*exit_code, 0) << resumed.Log();
-    const nlohmann::json status = migration->Status();
-    EXPECT_EQ(status["state"], "completed") << status.dump();
-    EXPECT_TRUE(migration->WritesOnNew());
-    EXPECT_FALSE(migration->engine().FrozenForClients(MigrationSide::kNew));
-    EXPECT_TRUE(migration->engine().FrozenForClients(MigrationSide::kOld));
-    migration->ExpectNothingLost(MigrationSide::kNew);
+    ResumeToCompletion(*migration);
   } else {
     CommandOutcome rollback = RunTandem({"run", migration->plan(), "--rollback"}, {}, seconds(180));
     ASSERT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err;
@@ -361,18 +393,101 @@ constexpr KillPoint kKillPoints[] = {
     {"FinalVerify", "drain"},
     {"ReverseStart", "verify"},
     {"WriterSwitch", "reverse"},
-    {"SwitchInProgress", "switching"},
+    // Inside the writer switch: its intent journaled, the new server not in yet; then in, the
+    // switch not journaled as done yet.
+    {"SwitchBeforeTheNewServerIsIn", "switching", "writes.switching", false},
+    {"SwitchAfterTheNewServerIsIn", "switching", "writes.switched", true},
 };
+constexpr KillPoint kInsideTheSwitch[] = {kKillPoints[5], kKillPoints[6]};
 
-INSTANTIATE_TEST_SUITE_P(EverySubStep, KillDuringCutover,
-                         ::testing::Combine(::testing::ValuesIn(kKillPoints),
+std::string KillCaseName(
+    const ::testing::TestParamInfo<std::tuple<Engine, KillPoint, Recovery>>& info) {
+  return std::string(std::get<0>(info.param).name) + std::get<1>(info.param).during +
+         (std::get<2>(info.param) == Recovery::kResume ? "ThenResume" : "ThenRollback");
+}
+
+// Every sub-step for MariaDB; inside the writer switch for PostgreSQL and Redis too, whose resumed
+// cutover after the switch starts their own reverse streams.
+INSTANTIATE_TEST_SUITE_P(
+    EverySubStep, KillDuringCutover,
+    ::testing::Combine(::testing::Values(kEngines[0]), ::testing::ValuesIn(kKillPoints),
+                       ::testing::Values(Recovery::kResume, Recovery::kRollback)),
+    KillCaseName);
+INSTANTIATE_TEST_SUITE_P(InsideTheSwitch, KillDuringCutover,
+                         ::testing::Combine(::testing::Values(kEngines[1], kEngines[2]),
+                                            ::testing::ValuesIn(kInsideTheSwitch),
                                             ::testing::Values(Recovery::kResume,
                                                               Recovery::kRollback)),
-                         [](const ::testing::TestParamInfo<std::tuple<KillPoint, Recovery>>& info) {
-                           return std::string(std::get<0>(info.param).during) +
-                                  (std::get<1>(info.param) == Recovery::kResume ? "ThenResume"
-                                                                                : "ThenRollback");
-                         });
+                         KillCaseName);
+
+// kill -9 of the controller inside the DNS update, which follows the write cutover: held
+// (TANDEM_FAULT_HOLD) after the update's intent is journaled and before it is sent, or after the
+// primary applied it and before that is journaled. Then --resume completes with exactly one
+// switch update (the SOA serial moves once), or --rollback brings the records (if they moved),
+// the writes and the traffic back; every acknowledged write is kept either way.
+struct DnsKillPoint {
+  const char* hold;
+  bool updated_at_kill;  // whether the primary holds the new value when the kill lands
+};
+void PrintTo(const DnsKillPoint& point, std::ostream* out) { *out << point.hold; }
+
+class KillDuringDnsUpdate : public ::testing::TestWithParam<std::tuple<DnsKillPoint, Recovery>> {};
+
+TEST_P(KillDuringDnsUpdate, NothingIsLostAndTheZoneIsChangedOnceEachWay) {
+  const auto [point, recovery] = GetParam();
+  TempDir knot_dir("writer-knot");
+  auto knot = KnotServer::Start(knot_dir.path(), ExampleZone(4));
+  const uint32_t serial_at_start = knot->Serial(KnotServer::Role::kPrimary);
+  auto migration = StartMigration({.window = "3s", .extra_plan = DnsToml(*knot, "", 1)});
+  migration->StartWriter();
+  const auto www = [&](KnotServer::Role role) { return knot->Read(role, "www", "A").at(0).value; };
+  {
+    TandemProcess run({"run", migration->plan(), "--format", "json"}, migration->plan() + ".log",
+                      {std::string("TANDEM_FAULT_HOLD=") + point.hold + "=60s"});
+    ASSERT_TRUE(WaitForFaultHold(run, point.hold)) << run.Log();
+    ASSERT_TRUE(run.KillNine());
+  }
+  // Phase 1 lowered the TTL (+1); the kill landed before or after the switch's update.
+  const uint32_t serial_lowered = serial_at_start + 1;
+  EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary),
+            serial_lowered + (point.updated_at_kill ? 1 : 0));
+  EXPECT_EQ(www(KnotServer::Role::kPrimary),
+            point.updated_at_kill ? "198.51.100.10" : "192.0.2.10");
+  EXPECT_TRUE(migration->WritesOnNew()) << migration->rig().WeightsText();
+
+  if (recovery == Recovery::kResume) {
+    ResumeToCompletion(*migration);
+    EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary), serial_lowered + 1) << "a second update";
+    for (KnotServer::Role role : {KnotServer::Role::kPrimary, KnotServer::Role::kSecondary}) {
+      EXPECT_EQ(www(role), "198.51.100.10");
+    }
+  } else {
+    CommandOutcome rollback = RunTandem({"run", migration->plan(), "--rollback"}, {}, seconds(180));
+    ASSERT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err;
+    // Records that moved go back in one more update; records that never moved are left alone.
+    EXPECT_EQ(knot->Serial(KnotServer::Role::kPrimary),
+              serial_lowered + (point.updated_at_kill ? 2 : 0));
+    for (KnotServer::Role role : {KnotServer::Role::kPrimary, KnotServer::Role::kSecondary}) {
+      EXPECT_EQ(www(role), "192.0.2.10");
+    }
+    ExpectRolledBack(*migration, rollback.out);
+  }
+}
+
+constexpr DnsKillPoint kDnsKillPoints[] = {
+    {"dns.updating", false},
+    {"dns.updated", true},
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    InsideTheUpdate, KillDuringDnsUpdate,
+    ::testing::Combine(::testing::ValuesIn(kDnsKillPoints),
+                       ::testing::Values(Recovery::kResume, Recovery::kRollback)),
+    [](const ::testing::TestParamInfo<std::tuple<DnsKillPoint, Recovery>>& info) {
+      return std::string(std::get<0>(info.param).updated_at_kill ? "AfterTheUpdate"
+                                                                 : "BeforeTheUpdate") +
+             (std::get<1>(info.param) == Recovery::kResume ? "ThenResume" : "ThenRollback");
+    });
 
 }  // namespace
 }  // namespace tandem::testing

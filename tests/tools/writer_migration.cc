@@ -168,6 +168,8 @@ class RedisWriterEngine final : public WriterEngine {
     return !RedisWritesAtOnce(Server(side), milliseconds(500));
   }
 
+  bool OldStaysFrozenAfterTheSwitch() const override { return false; }
+
  private:
   const RedisServer& Server(MigrationSide side) const {
     return side == MigrationSide::kOld ? *old_ : *new_;

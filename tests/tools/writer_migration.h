@@ -45,6 +45,10 @@ class WriterEngine {
   virtual std::set<int> AppIds(MigrationSide side) const = 0;
   // Whether the side refuses an ordinary client's write right now.
   virtual bool FrozenForClients(MigrationSide side) const = 0;
+  // Whether the old side stays frozen once the writes went to the new side. Not for Redis: its
+  // CLIENT PAUSE is lifted when the reverse stream starts (the old side is out of the writer
+  // backend then, so no client reaches it); SQL engines keep the old side read-only.
+  virtual bool OldStaysFrozenAfterTheSwitch() const { return true; }
   // Changes a seed row (key) on the side as an administrator, behind tandem's back, so that the
   // sides differ.
   virtual void ChangeBehindTandem(MigrationSide side) const = 0;
