@@ -282,6 +282,9 @@ TEST(RunCli, BadInputIsRefusedWithOneLineAndTouchesNothing) {
                        "--dry-run prints the plan's steps and --rollback undoes a run");
   ExpectOneLineExitTwo(RunTandem({"run", plan, "--report", rig.dir() + "/no/such/dir/r.html"}),
                        "is not a writable directory");
+  // A test's fault hold that names no point would hold nowhere (orchestration/fault_hold.h).
+  ExpectOneLineExitTwo(RunTandem({"run", plan}, {"TANDEM_FAULT_HOLD=dns.update=5s"}),
+                       "TANDEM_FAULT_HOLD: no fault point \"dns.update\"");
   EXPECT_EQ(rig.WeightsText(), before);
   EXPECT_FALSE(std::ifstream(rig.dir() + "/web.journal.db").good());
 }
