@@ -69,6 +69,8 @@ constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 constexpr milliseconds kSwitchUndo{1000};
 // Between two full verifications of a datastore during a traffic step.
 constexpr auto kConsistencyInterval = std::chrono::seconds(5);
+// How long phase 6's hand-over of a stopped forward stream (which moves its slot) may take.
+constexpr auto kSlotAdvanceTimeout = std::chrono::seconds(60);
 
 enum class Outcome { kDone, kStopped, kInterrupted };
 
@@ -1403,6 +1405,7 @@ struct MigrationController::Impl {
     EnsureLinks();
     std::vector<std::unique_ptr<Gate>> made;
     nlohmann::json watched = nlohmann::json::array();
+    std::vector<size_t> held_slots;  // see AdvanceForwardSlots
     if (plan.traffic) {
       if (engine::Status started = EnsureTrafficMonitor(); !started.ok()) return started;
       if (engine::Status loaded = LoadBaseline(step); !loaded.ok()) return loaded;
@@ -1419,6 +1422,9 @@ struct MigrationController::Impl {
         on_new = *writes_on_new;
       }
       DatastoreLink& link = on_new ? *reverse_links[i] : *links[i];
+      if (on_new && datastore.source.engine == engine::EngineKind::kPostgres) {
+        held_slots.push_back(i);
+      }
       if (engine::Status started = link.StartStream(); !started.ok()) return started;
       watched.push_back(link.name());
       made.push_back(std::make_unique<DatastoreLagGate>(link, datastore.max_lag));
@@ -1445,6 +1451,7 @@ struct MigrationController::Impl {
       live.monitor_breaches = static_cast<int64_t>(breaches.size());
     }
     std::set<std::string> in_breach;  // gates failing now: one breach per episode
+    auto next_slot_advance = Clock::now() + monitor.slot_advance_every;
     PublishCadence cadence;
     SetLive(step, "monitoring");
     while (true) {
@@ -1485,6 +1492,10 @@ struct MigrationController::Impl {
         result.gates = ReadingsToJson(readings);
         break;
       }
+      if (!held_slots.empty() && now >= next_slot_advance) {
+        AdvanceForwardSlots(step, held_slots);
+        next_slot_advance = Clock::now() + monitor.slot_advance_every;
+      }
       if (StopRequested()) return Interrupted(result);
       engine::Status tick = Tick();
       if (!tick.ok()) return tick;
@@ -1502,6 +1513,25 @@ struct MigrationController::Impl {
                            "; keep the old side until they are explained";
     monitor_verdict = result.detail["verdict"].get<std::string>();
     return result;
+  }
+
+  // PostgreSQL, phase 6: the forward streams of the datastores at `indexes` (whose writes are on
+  // the new side) stay stopped, and their slots on the old side would keep all the WAL that the
+  // reverse streams write there for the whole window. Each is handed over at the old side's present
+  // position, which moves its slot up: what a rollback does anyway before it starts them again,
+  // since everything the old side got since the switch came from the new side. A failure is shown
+  // as a warning and tried again next time; the slot then keeps its WAL a while longer.
+  void AdvanceForwardSlots(const RunStep& step, const std::vector<size_t>& indexes) {
+    for (size_t i : indexes) {
+      engine::Status advanced = links[i]->CheckpointAtSourceEnd(kSlotAdvanceTimeout);
+      if (advanced.ok()) continue;
+      nlohmann::json event = StepEvent(step, "warning");
+      event["message"] = "moving the slot of " + plan.datastores[i].name +
+                         "'s forward stream on the old side up failed (it keeps its WAL until "
+                         "the next try): " +
+                         advanced.message();
+      Emit(event);
+    }
   }
 
   engine::Result<StepResult> RunTraffic(const RunStep& step, StepRecord& record) {

@@ -337,7 +337,8 @@ class PlanReader {
     if (const toml::node* node = scope.table.get("monitor")) {
       if (const toml::table* table = TableOf(*node, "monitor", "[monitor]")) {
         const Scope monitor{*table, "monitor"};
-        CheckKnownKeys(monitor, {"window", "verify_every", "rollback_on_breach"});
+        CheckKnownKeys(monitor,
+                       {"window", "verify_every", "rollback_on_breach", "slot_advance_every"});
         plan.monitor.enabled = true;
         if (auto window = Duration(monitor, "window", "\"72h\"", Sign::kNonNegative)) {
           plan.monitor.window = window->value;
@@ -347,6 +348,9 @@ class PlanReader {
         }
         if (auto breach = Boolean(monitor, "rollback_on_breach", "true")) {
           plan.monitor.rollback_on_breach = breach->value;
+        }
+        if (auto every = Duration(monitor, "slot_advance_every", "\"1m\"", Sign::kPositive)) {
+          plan.monitor.slot_advance_every = every->value;
         }
       }
     }

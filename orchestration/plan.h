@@ -93,6 +93,10 @@ struct MonitorPlan {
   Milliseconds window{72LL * 3600 * 1000};  // default 72h, as the playbook says
   Milliseconds verify_every{3'600'000};     // full verify of new against old, default 1h
   bool rollback_on_breach = false;          // a failing gate rolls the migration back
+  // PostgreSQL: how often the stopped forward streams of the datastores whose writes are on the new
+  // side are handed over at the old side's present position, which moves their slots there up,
+  // so that the slots do not keep the WAL the reverse streams write on the old side; default 1m.
+  Milliseconds slot_advance_every{60'000};
 };
 
 struct Plan {

@@ -239,9 +239,9 @@ class PostgresSyncBackend : public SyncBackend {
   }
 
   // --checkpoint-now: with the slot in place, everything in the WAL up to its insert position now
-  // counts as applied (the stream started there skips every transaction committed before it, and
-  // the slot's confirmed position moves up to it with the first acknowledgement). Without the
-  // slot, one is created as for --from-now.
+  // counts as applied (the stream started there skips every transaction committed before it) and
+  // the slot is advanced there (pg_replication_slot_advance), so the WAL before it can go. Without
+  // the slot, one is created as for --from-now.
   engine::Result<engine::Position> PresentEnd(const SyncSelection& selection) override {
     TANDEM_ASSIGN_OR_RETURN(std::optional<pg::ReplicationSlotInfo> slot,
                             pg::ReadReplicationSlot(settings_.source, source_objects_));
@@ -257,7 +257,20 @@ class PostgresSyncBackend : public SyncBackend {
                               " returned no row");
     }
     TANDEM_ASSIGN_OR_RETURN(engine::Lsn end, engine::ParseLsn(now.String(0, 0)));
-    return engine::Position(std::max(end, slot->confirmed_flush));
+    const engine::Lsn handed_over = std::max(end, slot->confirmed_flush);
+    // The slot moves up to it now, not with a stream's first acknowledgement: a stream handed
+    // over and left stopped (the forward stream in phase 6 of `tandem run`) would otherwise keep
+    // every byte of WAL written on the source since. A slot some stream is using is left alone.
+    if (!slot->active) {
+      TANDEM_RETURN_IF_ERROR(
+          source
+              ->Query("moving replication slot " + slot->name + " up to " +
+                          engine::FormatLsn(handed_over),
+                      "SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
+                      {slot->name, engine::FormatLsn(handed_over)})
+              .status());
+    }
+    return engine::Position(handed_over);
   }
 
   engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(

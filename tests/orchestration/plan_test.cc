@@ -212,22 +212,27 @@ TEST(Plan, DesignSampleParsesWithEveryValue) {
   EXPECT_TRUE(plan->monitor.enabled);
   EXPECT_EQ(plan->monitor.verify_every, hours(1));
   EXPECT_FALSE(plan->monitor.rollback_on_breach);
+  EXPECT_EQ(plan->monitor.slot_advance_every, minutes(1));
 }
 
 TEST(Plan, MonitorKeys) {
-  auto plan =
-      ParsePlan(Replace(Sample(), "window = \"72h\"",
-                        "window = \"30s\"\nverify_every = \"5s\"\nrollback_on_breach = true"),
-                "shop.toml");
+  auto plan = ParsePlan(Replace(Sample(), "window = \"72h\"",
+                                "window = \"30s\"\nverify_every = \"5s\"\nrollback_on_breach = "
+                                "true\nslot_advance_every = \"10s\""),
+                        "shop.toml");
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_EQ(plan->monitor.window, seconds(30));
   EXPECT_EQ(plan->monitor.verify_every, seconds(5));
   EXPECT_TRUE(plan->monitor.rollback_on_breach);
+  EXPECT_EQ(plan->monitor.slot_advance_every, seconds(10));
   std::string text = Replace(Sample(), "window = \"72h\"", "rollback_on_breach = \"yes\"");
   ExpectRefusedAt(text, "rollback_on_breach", "monitor.rollback_on_breach",
                   "expected true or false, found a string");
   text = Replace(Sample(), "window = \"72h\"", "verify_every = \"0s\"");
   ExpectRefusedAt(text, "verify_every", "monitor.verify_every", "must be longer than 0s");
+  text = Replace(Sample(), "window = \"72h\"", "slot_advance_every = \"0s\"");
+  ExpectRefusedAt(text, "slot_advance_every", "monitor.slot_advance_every",
+                  "must be longer than 0s");
 }
 
 TEST(Plan, MinimalDatastorePlanGetsTheDefaults) {
@@ -437,7 +442,8 @@ TEST(Plan, UnknownKeysAreRefusedAtEveryLevel) {
   }
   ExpectRefusedAt(Replace(Sample(), "window = \"72h\"", "windwo = \"72h\""), "windwo",
                   "monitor.windwo",
-                  "unknown key; the known keys here are window, verify_every, rollback_on_breach");
+                  "unknown key; the known keys here are window, verify_every, rollback_on_breach, "
+                  "slot_advance_every");
 }
 
 TEST(Plan, WrongTypesAreRefused) {

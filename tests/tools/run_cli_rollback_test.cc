@@ -89,6 +89,14 @@ std::unique_ptr<TandemProcess> RunIntoPhaseSix(WriterMigration& migration) {
     const std::set<int> on_old = migration.engine().AppIds(MigrationSide::kOld);
     return std::includes(on_old.begin(), on_old.end(), on_new.begin(), on_new.end());
   })) << "the reverse stream did not bring the new side's writes to the old side";
+  // PostgreSQL: the stopped forward stream's slot on the old side is moved up in phase 6 (every
+  // slot_advance_every, 2 s here) instead of keeping the WAL the reverse stream writes there.
+  if (const std::optional<std::string> wal = migration.engine().WalPosition(MigrationSide::kOld)) {
+    EXPECT_TRUE(
+        PollUntil(milliseconds(20'000),
+                  [&] { return migration.engine().SlotsConfirmed(MigrationSide::kOld, *wal); }))
+        << "the forward stream's slot on the old side stays behind " << *wal;
+  }
   return run;
 }
 

@@ -220,6 +220,55 @@ TEST(SyncFromNowCli, PostgresStreamsOnlyWhatFollowsTheSlotThroughAKill) {
   EXPECT_EQ(PostgresCount(*servers.target, "TRUE"), PostgresCount(*servers.source, "TRUE") - 1);
 }
 
+// --checkpoint-now with the stream's slot in place (tandem run's forward stream after a switch):
+// the slot is advanced to the handed-over position, so it no longer keeps the WAL before it, and
+// what the source committed before the hand-over is never streamed.
+TEST(SyncFromNowCli, PostgresCheckpointNowAdvancesTheSlotAndSkipsWhatCameBefore) {
+  PostgresSyncServers servers = StartPostgresSyncServers();
+  WritePostgresBase(*servers.source);
+  WritePostgresBase(*servers.target);
+  const std::string source = PostgresUriWithoutPassword(*servers.source);
+  const std::string target = PostgresUriWithoutPassword(*servers.target);
+  const std::vector<std::string> args = {"sync",      "--source",   source,
+                                         "--target",  target,       "--table",
+                                         "public.fn", "--from-now", "--until-caught-up"};
+  CommandOutcome first = RunTandem(args, PasswordEnvironment(), seconds(120));
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::optional<SlotState> before = ReadSlotState(*servers.source);
+  ASSERT_TRUE(before.has_value());
+  ASSERT_FALSE(before->active);
+
+  // Written while the stream is stopped, then handed over: the slot keeps this WAL until then.
+  // (Committed synchronously: the harness runs synchronous_commit = off, whose commits may not be
+  // written yet when the position is read.)
+  servers.source->Execute(
+      "SET synchronous_commit = on; "
+      "INSERT INTO public.fn SELECT g, 'before-handover' FROM generate_series(201, 230) g");
+  const std::string wal_at_handover =
+      servers.source->Query("SELECT pg_current_wal_insert_lsn()::text").at(0).at(0).value_or("");
+  const ResultRows held = servers.source->Query("SELECT '" + before->confirmed_flush_lsn +
+                                                "'::pg_lsn < '" + wal_at_handover + "'::pg_lsn");
+  ASSERT_EQ(held.at(0).at(0).value_or(""), "t") << "the slot does not hold the new WAL";
+  std::vector<std::string> handover = {"sync", "--source", source,      "--target",
+                                       target, "--table",  "public.fn", "--checkpoint-now"};
+  CommandOutcome handed = RunTandem(handover, PasswordEnvironment(), seconds(120));
+  ASSERT_EQ(handed.exit_code, 0) << handed.out << handed.err;
+  const std::optional<SlotState> after = ReadSlotState(*servers.source);
+  ASSERT_TRUE(after.has_value());
+  const ResultRows moved = servers.source->Query("SELECT '" + after->confirmed_flush_lsn +
+                                                 "'::pg_lsn >= '" + wal_at_handover + "'::pg_lsn");
+  EXPECT_EQ(moved.at(0).at(0).value_or(""), "t")
+      << "slot at " << after->confirmed_flush_lsn << " (was " << before->confirmed_flush_lsn
+      << "), WAL at the hand-over " << wal_at_handover;
+
+  servers.source->Execute(
+      "SET synchronous_commit = on; INSERT INTO public.fn VALUES (231, 'after-handover')");
+  CommandOutcome resumed = RunTandem(args, PasswordEnvironment(), seconds(120));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(PostgresCount(*servers.target, "id BETWEEN 201 AND 230"), 0);
+  EXPECT_EQ(PostgresRows(*servers.target, "id = 231"), "231=after-handover");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Redis
 

@@ -126,6 +126,18 @@ class PostgresWriterEngine final : public WriterEngine {
     return PostgresDefaultReadOnly(Server(side), "shop") == "on";
   }
 
+  std::optional<std::string> WalPosition(MigrationSide side) const override {
+    return Server(side).Query("SELECT pg_current_wal_lsn()::text").at(0).at(0).value_or("");
+  }
+
+  bool SlotsConfirmed(MigrationSide side, const std::string& lsn) const override {
+    const ResultRows behind = Server(side).Query(
+        "SELECT count(*) FROM pg_replication_slots WHERE confirmed_flush_lsn IS NULL OR "
+        "confirmed_flush_lsn < '" +
+        lsn + "'::pg_lsn");
+    return behind.at(0).at(0).value_or("") == "0";
+  }
+
  private:
   const PostgresServer& Server(MigrationSide side) const {
     return side == MigrationSide::kOld ? *old_ : *new_;
@@ -239,13 +251,13 @@ WriterMigration::WriterMigration(EngineStarter start_engine, const Options& opti
       "\"\ntarget = \"" + engine_->Uri(MigrationSide::kNew) +
       "\"\nmax_lag = \"10s\"\nlag_for = \"2s\"\n"
       "writer = { haproxy_backend = \"orders_db\", old = \"old\", new = \"new\" }\n\n";
-  plan_ =
-      WritePlan(rig_->dir(), "shop.toml",
-                "name = \"shop\"\nrollback_budget = \"5m\"\n\n" + datastore +
-                    rig_->TrafficToml({{"steps", "[25, 100]"}, {"latency_slack", "\"250ms\""}}) +
-                    "\n[monitor]\nwindow = \"" + options.window +
-                    "\"\nverify_every = \"3s\"\nrollback_on_breach = " +
-                    (options.rollback_on_breach ? "true" : "false") + "\n" + options.extra_plan);
+  plan_ = WritePlan(
+      rig_->dir(), "shop.toml",
+      "name = \"shop\"\nrollback_budget = \"5m\"\n\n" + datastore +
+          rig_->TrafficToml({{"steps", "[25, 100]"}, {"latency_slack", "\"250ms\""}}) +
+          "\n[monitor]\nwindow = \"" + options.window +
+          "\"\nverify_every = \"3s\"\nslot_advance_every = \"2s\"\nrollback_on_breach = " +
+          (options.rollback_on_breach ? "true" : "false") + "\n" + options.extra_plan);
   watcher_ = std::thread([this] { Watch(); });
 }
 

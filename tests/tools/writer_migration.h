@@ -49,6 +49,14 @@ class WriterEngine {
   // CLIENT PAUSE is lifted when the reverse stream starts (the old side is out of the writer
   // backend then, so no client reaches it); SQL engines keep the old side read-only.
   virtual bool OldStaysFrozenAfterTheSwitch() const { return true; }
+  // PostgreSQL: the side's WAL position now (pg_current_wal_lsn()); nullopt for other engines.
+  virtual std::optional<std::string> WalPosition(MigrationSide /*side*/) const {
+    return std::nullopt;
+  }
+  // PostgreSQL: whether every replication slot on the side has confirmed `lsn` (from WalPosition).
+  virtual bool SlotsConfirmed(MigrationSide /*side*/, const std::string& /*lsn*/) const {
+    return false;
+  }
   // Changes a seed row (key) on the side as an administrator, behind tandem's back, so that the
   // sides differ.
   virtual void ChangeBehindTandem(MigrationSide side) const = 0;
