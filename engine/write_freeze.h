@@ -20,10 +20,11 @@
 //                      transaction stops it (kFailedPrecondition: it could commit afterwards)
 //     Thaw             ALTER SYSTEM RESET default_transaction_read_only + pg_reload_conf()
 //     State            pg_settings.reset_val (what the loaded configuration gives every session)
-//     CurrentPosition  pg_current_wal_lsn() once it has written through
-//                      pg_current_wal_insert_lsn() (commits acknowledged under
-//                      synchronous_commit=off), flushed through it (a synchronous commit with
-//                      only a transaction id: logical decoding reads flushed WAL only)
+//     CurrentPosition  pg_current_wal_lsn() when it has written through
+//                      pg_current_wal_insert_lsn(), else that insert position (commits
+//                      acknowledged under synchronous_commit=off), flushed through it at once by a
+//                      commit carrying a transactional logical message (logical decoding reads
+//                      flushed WAL only)
 //   Redis
 //     Freeze           CLIENT PAUSE <hold> WRITE (renewed by calling Freeze again)
 //     Thaw             CLIENT UNPAUSE

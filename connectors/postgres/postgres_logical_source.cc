@@ -1,6 +1,7 @@
 #include "connectors/postgres/postgres_logical_source.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <set>
 #include <utility>
@@ -8,6 +9,7 @@
 #include "connectors/postgres/postgres_catalog.h"
 #include "connectors/postgres/postgres_connection.h"
 #include "connectors/postgres/postgres_range_query.h"
+#include "connectors/postgres/postgres_wal_flush.h"
 #include "engine/stable_hash.h"
 
 namespace tandem::connectors::postgres {
@@ -22,6 +24,8 @@ using engine::TableId;
 
 constexpr std::string_view kNamePrefix = "tandem_";
 constexpr std::string_view kPublishedActions = "insert, update, delete, truncate";
+// How long ReadWalFlushEnd waits for the WAL writer when FlushWal cannot flush at once.
+constexpr std::chrono::milliseconds kFlushTimeout{15000};
 
 std::string StreamObjectName(std::string_view stream) {
   std::string body;
@@ -707,27 +711,10 @@ Result<Lsn> ReadWalFlushEnd(const ConnectionConfig& source) {
                                       "point --source at the primary");
   }
   // With synchronous_commit = off a commit is acknowledged before its WAL is flushed, so the flush
-  // position alone may name a point before it. A transaction committed synchronously here, with a
-  // transaction id and nothing else, flushes the WAL through its own commit record, after every
-  // commit acknowledged before this call. READ WRITE: the source may be frozen for clients. Its
-  // empty commit sends nothing to a pgoutput stream.
-  for (const char* statement : {"BEGIN READ WRITE", "SET LOCAL synchronous_commit = on",
-                                "SELECT pg_catalog.txid_current()", "COMMIT"}) {
-    Result<PgResult> done = connection->Query("flushing the source's WAL", statement);
-    if (!done.ok()) {
-      (void)connection->Query("flushing the source's WAL", "ROLLBACK");
-      return done.status();
-    }
-  }
-  TANDEM_ASSIGN_OR_RETURN(row,
-                          connection->Query("reading the source's WAL flush position",
-                                            "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
-  Result<Lsn> lsn = engine::ParseLsn(row.View(0, 0));
-  if (!lsn.ok()) {
-    return engine::Corruption("source " + source.Redacted() + " reported WAL flush position \"" +
-                              row.String(0, 0) + "\", which is not an LSN");
-  }
-  return *lsn;
+  // position alone may name a point before it. FlushWal flushes the WAL through everything
+  // inserted before it (every commit acknowledged before this call) and returns the flush
+  // position then (its transaction is READ WRITE: the source may be frozen for clients).
+  return FlushWal(*connection, kFlushTimeout);
 }
 
 }  // namespace tandem::connectors::postgres

@@ -161,10 +161,11 @@ engine::Status DropReplicationSlot(const engine::ConnectionConfig& source, std::
 // Errors: kPermissionDenied when the role does not own it; connection errors.
 engine::Status DropPublication(const engine::ConnectionConfig& source, std::string_view stream);
 
-// pg_current_wal_flush_lsn() after an empty synchronous commit on the source: the end of the WAL
-// the source has flushed, at or past every commit acknowledged before the call (also under
+// pg_current_wal_flush_lsn() after FlushWal (postgres_wal_flush.h) on the source: the end of the
+// WAL the source has flushed, at or past every commit acknowledged before the call (also under
 // synchronous_commit = off), which is what `tandem sync --until-caught-up` catches up to.
-// Errors: kFailedPrecondition on a standby (it has no WAL of its own to report); connection errors.
+// Errors: kFailedPrecondition on a standby (it has no WAL of its own to report); kTimeout when
+// the flush does not come (FlushWal); connection errors.
 engine::Result<engine::Lsn> ReadWalFlushEnd(const engine::ConnectionConfig& source);
 
 }  // namespace tandem::connectors::postgres

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "connectors/postgres/postgres_range_query.h"
+#include "connectors/postgres/postgres_wal_flush.h"
 
 // Why the freeze holds, and where it does not (engine/write_freeze.h states the guarantee).
 //
@@ -39,11 +40,13 @@
 // is not a freeze). This backend processes a pending reload before each statement, so it lags the
 // postmaster only while a reload is in flight.
 //
-// CurrentPosition waits until pg_current_wal_lsn() (written) has reached the insert position read
-// first: with synchronous_commit = off a commit is acknowledged once its record is inserted,
-// before it is written, so the write position alone could name a point before an acknowledged
-// commit. The WAL writer writes such commits within wal_writer_delay. It then makes sure the WAL
-// is flushed through that position (FlushThrough), since logical decoding reads flushed WAL only.
+// CurrentPosition reads the insert position and pg_current_wal_lsn() (written): with
+// synchronous_commit = off a commit is acknowledged once its record is inserted, before it is
+// written, so the write position alone could name a point before an acknowledged commit. When the
+// WAL is written through the insert position, the write position it is, once the WAL is flushed
+// through it (FlushThrough), since logical decoding reads flushed WAL only. When it is not, the
+// WAL writer would write and flush it within wal_writer_delay; CurrentPosition has it done at once
+// instead (FlushWal, postgres_wal_flush.h) and returns the insert position.
 
 namespace tandem::connectors::postgres {
 namespace {
@@ -214,73 +217,54 @@ class PostgresWriteFreeze final : public engine::WriteFreeze {
 
   Result<engine::Position> CurrentPosition() override {
     const auto deadline = Clock::now() + kWalWriteTimeout;
-    std::string insert_text;
-    while (true) {
-      TANDEM_ASSIGN_OR_RETURN(
-          PgResult result,
-          connection_.Query(
-              "reading the WAL position",
-              "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, "
-              "pg_catalog.pg_current_wal_lsn()::text, "
-              "(SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'wal_block_size'), "
-              "(SELECT setting::int8 FROM pg_catalog.pg_settings "
-              "WHERE name = 'wal_segment_size')"));
-      if (insert_text.empty()) {
-        insert_text = result.String(0, 0);
-      }
-      TANDEM_ASSIGN_OR_RETURN(Lsn insert, engine::ParseLsn(insert_text));
-      TANDEM_ASSIGN_OR_RETURN(Lsn written, engine::ParseLsn(result.View(0, 1)));
-      if (WalWrittenThrough(insert, written, static_cast<uint64_t>(result.Int(0, 2)),
-                            static_cast<uint64_t>(result.Int(0, 3)))) {
-        TANDEM_RETURN_IF_ERROR(FlushThrough(written, deadline));
-        return engine::Position(written);
-      }
-      if (Clock::now() >= deadline) {
-        return engine::Timeout(connection_.config().Redacted() + " has not written its WAL up to " +
-                               insert_text + " within " + std::to_string(kWalWriteTimeout.count()) +
-                               " s (written: " + result.String(0, 1) +
-                               "): check the WAL writer and the disk");
-      }
-      std::this_thread::sleep_for(kPollInterval);
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult result,
+        connection_.Query(
+            "reading the WAL position",
+            "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, "
+            "pg_catalog.pg_current_wal_lsn()::text, "
+            "(SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'wal_block_size'), "
+            "(SELECT setting::int8 FROM pg_catalog.pg_settings "
+            "WHERE name = 'wal_segment_size')"));
+    TANDEM_ASSIGN_OR_RETURN(Lsn insert, engine::ParseLsn(result.View(0, 0)));
+    TANDEM_ASSIGN_OR_RETURN(Lsn written, engine::ParseLsn(result.View(0, 1)));
+    if (WalWrittenThrough(insert, written, static_cast<uint64_t>(result.Int(0, 2)),
+                          static_cast<uint64_t>(result.Int(0, 3)))) {
+      TANDEM_RETURN_IF_ERROR(FlushThrough(written, deadline));
+      return engine::Position(written);
     }
+    // Not written through yet (commits acknowledged under synchronous_commit = off): FlushWal has
+    // the WAL written and flushed now, through a commit record of its own past `insert`, rather
+    // than at the WAL writer's next round (up to wal_writer_delay away). `insert`, not the write
+    // position after it: every commit acknowledged before this call ends at or before `insert`,
+    // and a stream decodes past it once it has read that commit record. (A later position would
+    // name FlushWal's own transaction, which a stream handed over at `insert` has not read yet.)
+    TANDEM_RETURN_IF_ERROR(FlushWal(connection_, Remaining(deadline)).status());
+    return engine::Position(insert);
   }
 
  private:
   // Waits until the WAL is flushed through `position`: a logical walsender decodes only flushed
   // WAL, so a stream reaches a position only once it is flushed. Written but unflushed WAL (records
   // after the last commit: aborts of ended sessions, running-transaction snapshots) may otherwise
-  // wait for the next flush a later commit or the WAL writer happens to make, seconds away. A
-  // transaction committed synchronously, with a transaction id and nothing else, flushes through
-  // its commit record, beyond `position`. READ WRITE: this session may be under the freeze's
-  // default. Its empty commit sends nothing to a pgoutput stream.
+  // wait for the next flush a later commit or the WAL writer happens to make. FlushWal
+  // (postgres_wal_flush.h) flushes through its own commit record, beyond `position`.
   Status FlushThrough(Lsn position, Clock::time_point deadline) {
-    bool forced = false;
-    while (true) {
-      TANDEM_ASSIGN_OR_RETURN(
-          PgResult result, connection_.Query("reading the WAL flush position",
-                                             "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
-      TANDEM_ASSIGN_OR_RETURN(Lsn flushed, engine::ParseLsn(result.View(0, 0)));
-      if (flushed >= position) return Status::Ok();
-      if (!forced) {
-        forced = true;
-        for (const char* statement : {"BEGIN READ WRITE", "SET LOCAL synchronous_commit = on",
-                                      "SELECT pg_catalog.txid_current()", "COMMIT"}) {
-          Result<PgResult> done = connection_.Query("flushing the WAL", statement);
-          if (!done.ok()) {
-            (void)connection_.Query("flushing the WAL", "ROLLBACK");
-            return done.status();
-          }
-        }
-        continue;
-      }
-      if (Clock::now() >= deadline) {
-        return engine::Timeout(connection_.config().Redacted() + " has not flushed its WAL up to " +
-                               engine::FormatLsn(position) + " within " +
-                               std::to_string(kWalWriteTimeout.count()) +
-                               " s (flushed: " + result.String(0, 0) + "): check the disk");
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult result, connection_.Query("reading the WAL flush position",
+                                           "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
+    TANDEM_ASSIGN_OR_RETURN(Lsn flushed, engine::ParseLsn(result.View(0, 0)));
+    if (flushed >= position) return Status::Ok();
+    TANDEM_ASSIGN_OR_RETURN(flushed, FlushWal(connection_, Remaining(deadline)));
+    if (flushed >= position) return Status::Ok();
+    return engine::Internal(connection_.config().Redacted() + " flushed its WAL up to " +
+                            engine::FormatLsn(flushed) + " only, not through " +
+                            engine::FormatLsn(position) + ", which it had written");
+  }
+
+  static std::chrono::milliseconds Remaining(Clock::time_point deadline) {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
   }
 
   // Checks the privileges. Returns this backend's pg_conf_load_time(), for Reload.

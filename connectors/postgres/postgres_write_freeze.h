@@ -16,8 +16,10 @@
 //   State            pg_settings.reset_val of default_transaction_read_only: the value the server
 //                    configuration gives sessions (what SHOW shows in a session that did not SET
 //                    it), immune to this session's own SET
-//   CurrentPosition  pg_current_wal_lsn() once the WAL has been written through every record
-//                    inserted so far (pg_current_wal_insert_lsn()); see WalWrittenThrough
+//   CurrentPosition  pg_current_wal_lsn() when the WAL has been written through every record
+//                    inserted so far (pg_current_wal_insert_lsn(); see WalWrittenThrough), else
+//                    that insert position; in both cases flushed through it (FlushWal,
+//                    postgres_wal_flush.h, when it is not yet: logical decoding reads flushed WAL)
 //
 // This session: Freeze sets default_transaction_read_only = off for its own session, so the
 // connection stays usable for writes after a freeze and right after a thaw (when its backend may

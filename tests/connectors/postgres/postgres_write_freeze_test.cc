@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "connectors/postgres/postgres_connection.h"
+#include "connectors/postgres/postgres_wal_flush.h"
 #include "tests/connectors/postgres/postgres_test_support.h"
 #include "tests/harness/files.h"
 #include "tests/harness/postgres_client.h"
@@ -27,6 +28,7 @@
 namespace tandem::postgres_test {
 namespace {
 
+using connectors::postgres::FlushWal;
 using connectors::postgres::MissingWriteFreezeGrants;
 using connectors::postgres::PostgresConnection;
 using connectors::postgres::WalWrittenThrough;
@@ -321,6 +323,102 @@ TEST_F(PostgresWriteFreezeTest, CurrentPositionIsAnLsnThatOnlyMovesForward) {
   auto second = freeze_->CurrentPosition();
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_GT(std::get<Lsn>(*second), std::get<Lsn>(*first));
+}
+
+// The server runs with synchronous_commit = off (the harness's setting): an acknowledged commit
+// is inserted, not yet written or flushed, until the WAL writer's next round. With
+// wal_writer_delay at 10 s that round is seconds away, so these tests see whether the flush
+// happens at once. (A synchronous commit of a transaction whose only act is txid_current() writes
+// no WAL before its commit record, so PostgreSQL commits it asynchronously: no flush; the drain
+// of the write cutover used to wait here for the WAL writer.)
+class SlowWalWriter {
+ public:
+  explicit SlowWalWriter(PostgresServer& server) : server_(server) {
+    server_.Execute("ALTER SYSTEM SET wal_writer_delay = '10s'");
+    server_.Execute("SELECT pg_reload_conf()");
+  }
+  ~SlowWalWriter() {
+    server_.Execute("ALTER SYSTEM RESET wal_writer_delay");
+    server_.Execute("SELECT pg_reload_conf()");
+  }
+
+ private:
+  PostgresServer& server_;
+};
+
+// An insert by the ordinary role, acknowledged; returns the insert position right after it.
+Lsn InsertAcknowledged(PostgresClient& app, PostgresServer& server, const std::string& tag) {
+  app.Execute("INSERT INTO public.writes (tag) VALUES ('" + tag + "')");
+  auto insert = engine::ParseLsn(server.QueryScalar("SELECT pg_current_wal_insert_lsn()").value());
+  EXPECT_TRUE(insert.ok());
+  return insert.ok() ? *insert : Lsn{};
+}
+
+Lsn FlushedNow(PostgresServer& server) {
+  auto flushed = engine::ParseLsn(server.QueryScalar("SELECT pg_current_wal_flush_lsn()").value());
+  EXPECT_TRUE(flushed.ok());
+  return flushed.ok() ? *flushed : Lsn{};
+}
+
+TEST_F(PostgresWriteFreezeTest, CurrentPositionFlushesAnAsynchronousCommitAtOnce) {
+  SlowWalWriter slow(*server_);
+  std::this_thread::sleep_for(300ms);  // the WAL writer's round under the old delay ends
+  PostgresClient app = ConnectApp();
+  for (int round = 0; round < 3; ++round) {
+    const Lsn inserted = InsertAcknowledged(app, *server_, "async-" + std::to_string(round));
+    const auto started = std::chrono::steady_clock::now();
+    auto position = freeze_->CurrentPosition();
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(position.ok()) << position.status().ToString();
+    EXPECT_GE(std::get<Lsn>(*position), inserted) << "round " << round;
+    EXPECT_GE(FlushedNow(*server_), std::get<Lsn>(*position)) << "round " << round;
+    EXPECT_LT(took, 2s) << "round " << round << ": waited for the WAL writer";
+  }
+}
+
+TEST_F(PostgresWriteFreezeTest, FlushWalFlushesAnAsynchronousCommitAtOnceAlsoWhenFrozen) {
+  SlowWalWriter slow(*server_);
+  std::this_thread::sleep_for(300ms);
+  PostgresClient app = ConnectApp();
+  const Lsn inserted = InsertAcknowledged(app, *server_, "async-frozen");
+  ASSERT_TRUE(freeze_->Freeze(FreezeOptions{}).ok());
+  auto delegate = PostgresConnection::Connect(Config(UriAs("delegate", kDelegatePassword)));
+  ASSERT_TRUE(delegate.ok()) << delegate.status().ToString();
+  const auto started = std::chrono::steady_clock::now();
+  auto flushed = FlushWal(**delegate, 15s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(flushed.ok()) << flushed.status().ToString();
+  EXPECT_GE(*flushed, inserted);
+  EXPECT_GE(FlushedNow(*server_), inserted);
+  EXPECT_LT(took, 2s) << "waited for the WAL writer";
+  // Thawed before SlowWalWriter reloads the configuration again: a reload of someone else's,
+  // signalled just before, could end Thaw's wait for its own.
+  EXPECT_TRUE(freeze_->Thaw().ok());
+}
+
+TEST_F(PostgresWriteFreezeTest, FlushWalWithoutTheMessageFunctionWaitsForTheWalWriterInstead) {
+  server_->Execute(
+      "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) "
+      "FROM PUBLIC");
+  struct Regrant {
+    PostgresServer& server;
+    ~Regrant() {
+      server.Execute(
+          "GRANT EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) "
+          "TO PUBLIC");
+    }
+  } regrant{*server_};
+  PostgresClient app = ConnectApp();
+  const Lsn inserted = InsertAcknowledged(app, *server_, "async-fallback");
+  auto delegate = PostgresConnection::Connect(Config(UriAs("delegate", kDelegatePassword)));
+  ASSERT_TRUE(delegate.ok()) << delegate.status().ToString();
+  auto flushed = FlushWal(**delegate, 15s);
+  ASSERT_TRUE(flushed.ok()) << flushed.status().ToString();
+  EXPECT_GE(*flushed, inserted);
+  EXPECT_GE(FlushedNow(*server_), inserted);
+  // The connection is usable afterwards: no transaction left open by the refused message.
+  auto status = (*delegate)->Query("checking the session", "SELECT 1");
+  EXPECT_TRUE(status.ok()) << status.status().ToString();
 }
 
 TEST_F(PostgresWriteFreezeTest, ARoleWithoutPrivilegesGetsPermissionDeniedWithTheFix) {
