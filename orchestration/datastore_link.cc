@@ -515,7 +515,10 @@ Status DatastoreLink::RunOneShot(const std::vector<std::string>& extra_args,
                                     (last_error.empty() ? "see " + log_path_ : last_error));
 }
 
-Status DatastoreLink::CheckpointAtSourceEnd(std::chrono::milliseconds timeout) {
+Status DatastoreLink::CheckpointAtSourceEnd(std::chrono::milliseconds timeout, bool advance_slot) {
+  if (advance_slot && plan_.source.engine == engine::EngineKind::kPostgres) {
+    return RunOneShot({"--checkpoint-now", "--advance-slot"}, timeout);
+  }
   return RunOneShot({"--checkpoint-now"}, timeout);
 }
 

@@ -199,10 +199,14 @@ class DatastoreLink {
   // ones (everything the source holds now counts as applied; what it commits later is streamed by
   // the next StartStream()). For a target that holds the source's data already: the cutover's
   // reverse stream before the writer switch, the forward stream after a revert drained the reverse
-  // one. REQUIRES: the stream is not running (Stop()). Errors: kFailedPrecondition with the
-  // child's "tandem sync: ..." line when it failed, kTimeout after `timeout` (the child is
-  // killed), the link's kInvalidArgument (see StartStream).
-  engine::Status CheckpointAtSourceEnd(std::chrono::milliseconds timeout);
+  // one; with `advance_slot` (PostgreSQL, phase 6), also --advance-slot: the idle slot is then
+  // moved up to it (best effort, at most 5 s), so it stops keeping the WAL before it. Not in a
+  // pause: the slot's catch-up may take those seconds. REQUIRES: the stream is not running
+  // (Stop()). Errors: kFailedPrecondition with the child's "tandem sync: ..." line when it
+  // failed, kTimeout after `timeout` (the child is killed), the link's kInvalidArgument (see
+  // StartStream).
+  engine::Status CheckpointAtSourceEnd(std::chrono::milliseconds timeout,
+                                       bool advance_slot = false);
 
   // PostgreSQL: `tandem sync --until-caught-up --drop-slot` run once to its end: the stream applies
   // what is left, then drops its slot and publication on the source (it cannot resume; the next

@@ -5,7 +5,10 @@
 //   TANDEM_FAULT_HOLD="<point>=<duration>"      e.g. TANDEM_FAULT_HOLD="dns.updated=30s"
 // in its environment, `tandem run` stops at that point for the duration (at most 10 min), after
 // printing one line to stderr: "tandem: fault hold at <point> for <duration> (TANDEM_FAULT_HOLD)".
-// Without the variable nothing is held. A hold only delays; it changes no state and no outcome.
+// Without the variable nothing is held. A hold only delays: it changes no state, but what it
+// holds lasts that much longer (at writes.switching, the write outage; the write pause reported
+// after writes.switched includes it), and while it holds the run answers no stop request and does
+// not renew its controller lock. For tests only, never for a real migration.
 //
 // The points, in the order a cutover reaches them:
 //   writes.switching  the writer switch's intent is journaled; the new server is not in yet

@@ -69,8 +69,8 @@ constexpr auto kUnmeasurableLimit = std::chrono::seconds(3);
 constexpr milliseconds kSwitchUndo{1000};
 // Between two full verifications of a datastore during a traffic step.
 constexpr auto kConsistencyInterval = std::chrono::seconds(5);
-// How long phase 6's hand-over of a stopped forward stream (which moves its slot) may take.
-constexpr auto kSlotAdvanceTimeout = std::chrono::seconds(60);
+// How long phase 6's hand-over of a stopped forward stream may take (its slot advance: 5 s).
+constexpr auto kSlotAdvanceTimeout = std::chrono::seconds(30);
 
 enum class Outcome { kDone, kStopped, kInterrupted };
 
@@ -1518,19 +1518,38 @@ struct MigrationController::Impl {
   // PostgreSQL, phase 6: the forward streams of the datastores at `indexes` (whose writes are on
   // the new side) stay stopped, and their slots on the old side would keep all the WAL that the
   // reverse streams write there for the whole window. Each is handed over at the old side's present
-  // position, which moves its slot up: what a rollback does anyway before it starts them again,
-  // since everything the old side got since the switch came from the new side. A failure is shown
-  // as a warning and tried again next time; the slot then keeps its WAL a while longer.
-  void AdvanceForwardSlots(const RunStep& step, const std::vector<size_t>& indexes) {
-    for (size_t i : indexes) {
-      engine::Status advanced = links[i]->CheckpointAtSourceEnd(kSlotAdvanceTimeout);
-      if (advanced.ok()) continue;
-      nlohmann::json event = StepEvent(step, "warning");
-      event["message"] = "moving the slot of " + plan.datastores[i].name +
-                         "'s forward stream on the old side up failed (it keeps its WAL until "
-                         "the next try): " +
-                         advanced.message();
-      Emit(event);
+  // position with its slot moved up (--advance-slot): what a rollback does anyway before it starts
+  // them again, since everything the old side got since the switch came from the new side. Only
+  // while the old server stays out of the writer backend: a datastore whose writes someone moved
+  // back by hand leaves `indexes` (its forward stream must then stream the old side's writes), with
+  // a warning. A failed hand-over is a warning too, tried again next time.
+  void AdvanceForwardSlots(const RunStep& step, std::vector<size_t>& indexes) {
+    for (auto it = indexes.begin(); it != indexes.end();) {
+      const DatastorePlan& datastore = plan.datastores[*it];
+      auto on_new = WritesOnNewSide(datastore, *haproxy);
+      if (on_new.ok() && !*on_new) {
+        nlohmann::json event = StepEvent(step, "warning");
+        event["message"] = "the writes of " + datastore.name +
+                           " are no longer on the new side alone (HAProxy backend " +
+                           datastore.writer->haproxy_backend +
+                           "): its forward stream's slot on the old side is no longer moved up";
+        Emit(event);
+        it = indexes.erase(it);
+        continue;
+      }
+      engine::Status advanced = on_new.ok() ? links[*it]->CheckpointAtSourceEnd(
+                                                  kSlotAdvanceTimeout, /*advance_slot=*/true)
+                                            : on_new.status();
+      if (!advanced.ok()) {
+        nlohmann::json event = StepEvent(step, "warning");
+        event["message"] = "moving the slot of " + datastore.name +
+                           "'s forward stream on the old side up failed (it keeps its WAL until "
+                           "the next try): " +
+                           advanced.message();
+        Emit(event);
+      }
+      ++it;
+      if (StopRequested() || !KeepLock().ok()) return;
     }
   }
 

@@ -35,6 +35,9 @@
 namespace tandem::tools {
 namespace {
 
+// How long --advance-slot may spend moving the slot up (it goes on at the next hand-over).
+constexpr std::chrono::milliseconds kSlotAdvanceBudget{5000};
+
 namespace pg = connectors::postgres;
 using engine::Status;
 using engine::TableId;
@@ -239,9 +242,9 @@ class PostgresSyncBackend : public SyncBackend {
   }
 
   // --checkpoint-now: with the slot in place, everything in the WAL up to its insert position now
-  // counts as applied (the stream started there skips every transaction committed before it) and
-  // the slot is advanced there (pg_replication_slot_advance), so the WAL before it can go. Without
-  // the slot, one is created as for --from-now.
+  // counts as applied (the stream started there skips every transaction committed before it, and
+  // the slot's confirmed position moves up to it with the first acknowledgement, or at once with
+  // --advance-slot). Without the slot, one is created as for --from-now.
   engine::Result<engine::Position> PresentEnd(const SyncSelection& selection) override {
     TANDEM_ASSIGN_OR_RETURN(std::optional<pg::ReplicationSlotInfo> slot,
                             pg::ReadReplicationSlot(settings_.source, source_objects_));
@@ -257,20 +260,27 @@ class PostgresSyncBackend : public SyncBackend {
                               " returned no row");
     }
     TANDEM_ASSIGN_OR_RETURN(engine::Lsn end, engine::ParseLsn(now.String(0, 0)));
-    const engine::Lsn handed_over = std::max(end, slot->confirmed_flush);
-    // The slot moves up to it now, not with a stream's first acknowledgement: a stream handed
-    // over and left stopped (the forward stream in phase 6 of `tandem run`) would otherwise keep
-    // every byte of WAL written on the source since. A slot some stream is using is left alone.
-    if (!slot->active) {
-      TANDEM_RETURN_IF_ERROR(
-          source
-              ->Query("moving replication slot " + slot->name + " up to " +
-                          engine::FormatLsn(handed_over),
-                      "SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
-                      {slot->name, engine::FormatLsn(handed_over)})
-              .status());
+    return engine::Position(std::max(end, slot->confirmed_flush));
+  }
+
+  // --advance-slot: once the hand-over's checkpoint is committed, the idle slot is moved up to it
+  // (AdvanceIdleSlot, bounded by kSlotAdvanceBudget), so it no longer keeps the WAL before it.
+  // Best effort: a slot that stays behind keeps WAL, nothing else, and is said so.
+  void ReleaseSourceLog(const engine::Position& handed_over) override {
+    const auto* lsn = std::get_if<engine::Lsn>(&handed_over);
+    if (lsn == nullptr) return;
+    auto moved = pg::AdvanceIdleSlot(settings_.source, source_objects_, *lsn, kSlotAdvanceBudget);
+    if (!moved.ok()) {
+      note_("warning: replication slot of stream '" + settings_.stream +
+            "' not advanced (it keeps its WAL until the stream runs or the next hand-over): " +
+            moved.status().message());
+      return;
     }
-    return engine::Position(handed_over);
+    note_("--advance-slot: replication slot of stream '" + settings_.stream + "' at " +
+          engine::FormatLsn(*moved) +
+          (*moved < *lsn ? " (short of " + engine::FormatLsn(*lsn) +
+                               ": the rest of the WAL before it goes at the next hand-over)"
+                         : ""));
   }
 
   engine::Result<std::unique_ptr<engine::ChangeStream>> OpenStream(

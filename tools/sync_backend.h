@@ -74,6 +74,8 @@ struct SyncSettings {
   // --checkpoint-now: the checkpoint committed at PresentEnd(), then exit (implies from_now's
   // checks). Default off.
   bool checkpoint_now = false;
+  // --advance-slot (PostgreSQL, with --checkpoint-now): ReleaseSourceLog after the hand-over.
+  bool advance_slot = false;
   int64_t slot_wal_warning_bytes = int64_t{1} << 30;  // PostgreSQL: warn past this retention
   std::optional<std::chrono::milliseconds> duration;
   std::optional<uint16_t> metrics_port;
@@ -161,6 +163,11 @@ class SyncBackend {
   virtual engine::Result<engine::Position> PresentEnd(const SyncSelection& selection) {
     return StartAtSourceEnd(selection);
   }
+
+  // --checkpoint-now --advance-slot, after the hand-over at `handed_over` is committed: lets the
+  // source drop the log it keeps for this stream before that position (PostgreSQL: the idle slot
+  // moved up). Best effort: says on the note what it could not do. Default: nothing to release.
+  virtual void ReleaseSourceLog(const engine::Position& handed_over) { (void)handed_over; }
 
   // --checkpoint-now and --from-now's first start: makes `checkpoint` (stream "<stream>") where
   // the stream resumes, whatever it had. Default: the applier commits it as the row "<stream>",

@@ -44,6 +44,7 @@ constexpr char kUsage[] =
     "Usage: tandem sync --source URI --target URI [--table db.t ...] [--threads N]\n"
     "                   [--until-caught-up] [--duration S] [--metrics-port P] [--format F]\n"
     "                   [--drop-slot] [--slot-wal-warning MB] [--from-now] [--checkpoint-now]\n"
+    "                   [--advance-slot]\n"
     "\n"
     "Keeps the target a live copy of the source, MySQL/MariaDB -> MySQL/MariaDB, PostgreSQL ->\n"
     "PostgreSQL or Redis -> Redis (see below). SQL: copies the tables from a consistent snapshot\n"
@@ -103,8 +104,10 @@ constexpr char kUsage[] =
     "the source commits after that. For a target known to hold the source's data (tandem run's\n"
     "reverse stream before a writer switch, its forward stream after a rollback drained the\n"
     "reverse one); on any other target it skips changes. Positions as for --from-now, except\n"
-    "that an existing PostgreSQL slot is kept and the position is the WAL insert position now;\n"
-    "the slot, unless a stream is using it, is advanced there so it no longer keeps older WAL.\n"
+    "that an existing PostgreSQL slot is kept and the position is the WAL insert position now.\n"
+    "With --advance-slot, the slot (unless a stream is using it) is then moved up to it, for at\n"
+    "most 5 s (pg_replication_slot_advance, 64 MiB of WAL at a time), so it no longer keeps the\n"
+    "WAL before it; tandem run does so in phase 6, not in the cutover's or rollback's pause.\n"
     "\n"
     "tandem's heartbeat table (_tandem.heartbeat; Redis: the keys _tandem:heartbeat:*) is always\n"
     "streamed, so `tandem lag` can measure this stream end to end.\n"
@@ -264,6 +267,12 @@ engine::Result<SyncSettings> ParseSettings(const po::variables_map& values) {
   settings.drop_slot = values.count("drop-slot") > 0;
   settings.from_now = values.count("from-now") > 0;
   settings.checkpoint_now = values.count("checkpoint-now") > 0;
+  settings.advance_slot = values.count("advance-slot") > 0;
+  if (settings.advance_slot && (!settings.checkpoint_now || !postgres)) {
+    return engine::InvalidArgument(
+        "--advance-slot moves a PostgreSQL source's slot up to a hand-over: it needs "
+        "--checkpoint-now and a postgres:// source");
+  }
   if (settings.checkpoint_now &&
       (settings.until_caught_up || settings.drop_slot || settings.duration)) {
     return engine::InvalidArgument(
@@ -481,6 +490,9 @@ int RunSyncCommand(const std::vector<std::string>& args) {
       "checkpoint-now",
       "commit the stream's checkpoint at the source's present position (superseding the one it "
       "had) and exit: the next start streams only what the source commits after it")(
+      "advance-slot",
+      "PostgreSQL, with --checkpoint-now: then move the idle slot up to that position (for at "
+      "most 5 s), so it no longer keeps the WAL before it")(
       "slot-wal-warning", po::value<double>()->default_value(1024),
       "PostgreSQL: warn while the slot retains more WAL than this many MB")(
       "max-retries", po::value<int>()->default_value(20),
@@ -522,6 +534,7 @@ int RunSyncCommand(const std::vector<std::string>& args) {
   if (settings.checkpoint_now) {
     auto handed = CheckpointNow(settings, *backend, *selection);
     if (!handed.ok()) return ReportError(kCommand, handed.status());
+    if (settings.advance_slot) backend->ReleaseSourceLog(*handed);
     if (settings.format == OutputFormat::kJson) {
       std::cout << nlohmann::json{{"position", engine::Serialize(*handed)},
                                   {"events_applied", 0},

@@ -601,6 +601,41 @@ Result<std::optional<ReplicationSlotInfo>> ReadReplicationSlot(const ConnectionC
   return std::optional<ReplicationSlotInfo>(std::move(slot->info));
 }
 
+Result<Lsn> AdvanceIdleSlot(const ConnectionConfig& source, std::string_view stream, Lsn target,
+                            std::chrono::milliseconds budget) {
+  constexpr uint64_t kStepBytes = uint64_t{64} << 20;
+  const std::string slot = ReplicationSlotName(stream);
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<PostgresConnection> connection, ConnectSource(source));
+  TANDEM_RETURN_IF_ERROR(
+      connection
+          ->Query("limiting the slot advance to " + std::to_string(budget.count()) + " ms",
+                  "SELECT pg_catalog.set_config('statement_timeout', $1, false)",
+                  {std::to_string(std::max<int64_t>(1, budget.count()))})
+          .status());
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(std::optional<SlotRow> row, ReadSlot(*connection, slot));
+    if (!row.has_value()) {
+      return engine::NotFound("replication slot " + slot + " of stream \"" + std::string(stream) +
+                              "\" does not exist on source " + source.Redacted());
+    }
+    const Lsn confirmed = row->info.confirmed_flush;
+    if (row->info.active || std::chrono::steady_clock::now() >= deadline) return confirmed;
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult flushed, connection->Query("reading the source's WAL flush position",
+                                            "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
+    TANDEM_ASSIGN_OR_RETURN(Lsn flush, engine::ParseLsn(flushed.View(0, 0)));
+    const Lsn goal{std::min({target.value, flush.value, confirmed.value + kStepBytes})};
+    if (goal <= confirmed) return confirmed;
+    TANDEM_RETURN_IF_ERROR(
+        connection
+            ->Query("moving replication slot " + slot + " up to " + engine::FormatLsn(goal),
+                    "SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
+                    {slot, engine::FormatLsn(goal)})
+            .status());
+  }
+}
+
 ExportedSnapshotSlot::ExportedSnapshotSlot(
     std::unique_ptr<PostgresReplicationConnection> connection, std::string slot_name,
     std::string snapshot_name, Lsn consistent_point)

@@ -31,6 +31,7 @@
 // ExportedSnapshotSlot is owned by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -109,6 +110,19 @@ struct ReplicationSlotInfo {
 // Errors: connection errors.
 engine::Result<std::optional<ReplicationSlotInfo>> ReadReplicationSlot(
     const engine::ConnectionConfig& source, std::string_view stream);
+
+// Moves the idle slot of `stream` (ReplicationSlotName) up towards `target` with
+// pg_replication_slot_advance, so it no longer keeps the WAL before it: in steps of at most 64 MiB
+// of WAL, each kept once done, until the slot is there or `budget` has passed; never past the
+// WAL the source has flushed, never backwards. Each statement runs under statement_timeout =
+// `budget`, so none outlives the call. A slot a walsender is using is left as it is (its
+// consumer moves it). Returns the slot's confirmed position afterwards.
+// REQUIRES: nothing the target has not committed lies before `target` (tandem sync moves the slot
+// only after committing the checkpoint it hands over). Errors: kNotFound when there is no slot;
+// connection and statement errors (kTimeout when one step took the whole budget).
+engine::Result<engine::Lsn> AdvanceIdleSlot(const engine::ConnectionConfig& source,
+                                            std::string_view stream, engine::Lsn target,
+                                            std::chrono::milliseconds budget);
 
 // A logical slot just created with an exported snapshot: the snapshot sees exactly the data the
 // slot's stream starts after, so a copy made in it plus the stream from consistent_point() misses

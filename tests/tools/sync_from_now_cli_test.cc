@@ -221,8 +221,8 @@ TEST(SyncFromNowCli, PostgresStreamsOnlyWhatFollowsTheSlotThroughAKill) {
 }
 
 // --checkpoint-now with the stream's slot in place (tandem run's forward stream after a switch):
-// the slot is advanced to the handed-over position, so it no longer keeps the WAL before it, and
-// what the source committed before the hand-over is never streamed.
+// with --advance-slot the slot is then moved up to the handed-over position, so it no longer keeps
+// the WAL before it; what the source committed before the hand-over is never streamed.
 TEST(SyncFromNowCli, PostgresCheckpointNowAdvancesTheSlotAndSkipsWhatCameBefore) {
   PostgresSyncServers servers = StartPostgresSyncServers();
   WritePostgresBase(*servers.source);
@@ -251,8 +251,17 @@ TEST(SyncFromNowCli, PostgresCheckpointNowAdvancesTheSlotAndSkipsWhatCameBefore)
   ASSERT_EQ(held.at(0).at(0).value_or(""), "t") << "the slot does not hold the new WAL";
   std::vector<std::string> handover = {"sync", "--source", source,      "--target",
                                        target, "--table",  "public.fn", "--checkpoint-now"};
+  // Without --advance-slot (the hand-over inside a cutover's or a rollback's pause) the slot stays
+  // where it is: the stream moves it once it runs.
   CommandOutcome handed = RunTandem(handover, PasswordEnvironment(), seconds(120));
   ASSERT_EQ(handed.exit_code, 0) << handed.out << handed.err;
+  EXPECT_EQ(ReadSlotState(*servers.source)->confirmed_flush_lsn, before->confirmed_flush_lsn);
+  handover.push_back("--advance-slot");
+  handed = RunTandem(handover, PasswordEnvironment(), seconds(120));
+  ASSERT_EQ(handed.exit_code, 0) << handed.out << handed.err;
+  EXPECT_NE(handed.out.find("--advance-slot: replication slot of stream 'sync' at"),
+            std::string::npos)
+      << handed.out;
   const std::optional<SlotState> after = ReadSlotState(*servers.source);
   ASSERT_TRUE(after.has_value());
   const ResultRows moved = servers.source->Query("SELECT '" + after->confirmed_flush_lsn +
@@ -260,6 +269,11 @@ TEST(SyncFromNowCli, PostgresCheckpointNowAdvancesTheSlotAndSkipsWhatCameBefore)
   EXPECT_EQ(moved.at(0).at(0).value_or(""), "t")
       << "slot at " << after->confirmed_flush_lsn << " (was " << before->confirmed_flush_lsn
       << "), WAL at the hand-over " << wal_at_handover;
+  // Only with a hand-over, and only for PostgreSQL: one line, exit 2.
+  ExpectOneLineExitTwo(RunTandem({"sync", "--source", source, "--target", target, "--table",
+                                  "public.fn", "--advance-slot"},
+                                 PasswordEnvironment(), seconds(60)),
+                       "--advance-slot moves a PostgreSQL source's slot up to a hand-over");
 
   servers.source->Execute(
       "SET synchronous_commit = on; INSERT INTO public.fn VALUES (231, 'after-handover')");

@@ -132,7 +132,7 @@ class PostgresWriterEngine final : public WriterEngine {
 
   bool SlotsConfirmed(MigrationSide side, const std::string& lsn) const override {
     const ResultRows behind = Server(side).Query(
-        "SELECT count(*) FROM pg_replication_slots WHERE confirmed_flush_lsn IS NULL OR "
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_type = 'logical' AND "
         "confirmed_flush_lsn < '" +
         lsn + "'::pg_lsn");
     return behind.at(0).at(0).value_or("") == "0";

@@ -53,7 +53,8 @@ class WriterEngine {
   virtual std::optional<std::string> WalPosition(MigrationSide /*side*/) const {
     return std::nullopt;
   }
-  // PostgreSQL: whether every replication slot on the side has confirmed `lsn` (from WalPosition).
+  // PostgreSQL: whether every logical replication slot on the side has confirmed `lsn` (from
+  // WalPosition).
   virtual bool SlotsConfirmed(MigrationSide /*side*/, const std::string& /*lsn*/) const {
     return false;
   }
