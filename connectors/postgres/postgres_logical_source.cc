@@ -621,10 +621,7 @@ Result<Lsn> AdvanceIdleSlot(const ConnectionConfig& source, std::string_view str
     }
     const Lsn confirmed = row->info.confirmed_flush;
     if (row->info.active || std::chrono::steady_clock::now() >= deadline) return confirmed;
-    TANDEM_ASSIGN_OR_RETURN(
-        PgResult flushed, connection->Query("reading the source's WAL flush position",
-                                            "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
-    TANDEM_ASSIGN_OR_RETURN(Lsn flush, engine::ParseLsn(flushed.View(0, 0)));
+    TANDEM_ASSIGN_OR_RETURN(Lsn flush, ReadWalFlushPosition(*connection));
     const Lsn goal{std::min({target.value, flush.value, confirmed.value + kStepBytes})};
     if (goal <= confirmed) return confirmed;
     TANDEM_RETURN_IF_ERROR(

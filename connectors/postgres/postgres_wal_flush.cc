@@ -27,11 +27,6 @@ Result<Lsn> ReadLsn(PostgresConnection& connection, const char* what, const std:
   return *lsn;
 }
 
-Result<Lsn> ReadFlushed(PostgresConnection& connection) {
-  return ReadLsn(connection, "reading the WAL flush position",
-                 "SELECT pg_catalog.pg_current_wal_flush_lsn()::text");
-}
-
 // One READ WRITE transaction that commits with synchronous_commit = local after `body`.
 Status CommitLocallyFlushed(PostgresConnection& connection, const char* body) {
   for (const char* statement :
@@ -47,11 +42,16 @@ Status CommitLocallyFlushed(PostgresConnection& connection, const char* body) {
 
 }  // namespace
 
+Result<Lsn> ReadWalFlushPosition(PostgresConnection& connection) {
+  return ReadLsn(connection, "reading the WAL flush position",
+                 "SELECT pg_catalog.pg_current_wal_flush_lsn()::text");
+}
+
 Result<Lsn> FlushWal(PostgresConnection& connection, std::chrono::milliseconds timeout) {
   Status flushed = CommitLocallyFlushed(
       connection, "SELECT pg_catalog.pg_logical_emit_message(true, 'tandem.flush', '')");
   if (flushed.ok()) {
-    return ReadFlushed(connection);
+    return ReadWalFlushPosition(connection);
   }
   if (flushed.code() == engine::StatusCode::kConnectionFailed) {
     return flushed;
@@ -63,7 +63,7 @@ Result<Lsn> FlushWal(PostgresConnection& connection, std::chrono::milliseconds t
                                   "SELECT pg_catalog.pg_current_wal_insert_lsn()::text"));
   TANDEM_RETURN_IF_ERROR(CommitLocallyFlushed(connection, "SELECT pg_catalog.txid_current()"));
   while (true) {
-    TANDEM_ASSIGN_OR_RETURN(Lsn now, ReadFlushed(connection));
+    TANDEM_ASSIGN_OR_RETURN(Lsn now, ReadWalFlushPosition(connection));
     if (now >= inserted) {
       return now;
     }

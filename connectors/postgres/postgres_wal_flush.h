@@ -43,4 +43,9 @@ namespace tandem::connectors::postgres {
 engine::Result<engine::Lsn> FlushWal(PostgresConnection& connection,
                                      std::chrono::milliseconds timeout);
 
+// pg_current_wal_flush_lsn(): how far the primary has flushed its WAL now (nothing is forced).
+// REQUIRES: `connection` is to a primary. Errors: the connection's; kCorruption when the answer is
+// not an LSN.
+engine::Result<engine::Lsn> ReadWalFlushPosition(PostgresConnection& connection);
+
 }  // namespace tandem::connectors::postgres

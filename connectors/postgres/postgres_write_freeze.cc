@@ -250,10 +250,7 @@ class PostgresWriteFreeze final : public engine::WriteFreeze {
   // wait for the next flush a later commit or the WAL writer happens to make. FlushWal
   // (postgres_wal_flush.h) flushes through its own commit record, beyond `position`.
   Status FlushThrough(Lsn position, Clock::time_point deadline) {
-    TANDEM_ASSIGN_OR_RETURN(
-        PgResult result, connection_.Query("reading the WAL flush position",
-                                           "SELECT pg_catalog.pg_current_wal_flush_lsn()::text"));
-    TANDEM_ASSIGN_OR_RETURN(Lsn flushed, engine::ParseLsn(result.View(0, 0)));
+    TANDEM_ASSIGN_OR_RETURN(Lsn flushed, ReadWalFlushPosition(connection_));
     if (flushed >= position) return Status::Ok();
     TANDEM_ASSIGN_OR_RETURN(flushed, FlushWal(connection_, Remaining(deadline)));
     if (flushed >= position) return Status::Ok();

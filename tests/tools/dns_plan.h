@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tests/harness/knot_server.h"
 
@@ -19,5 +20,18 @@ KnotServerOptions ExampleZone(uint32_t record_ttl);
 // TTL lowered to `ttl` in phase 1, propagation watched at the primary and the secondary; `extra`
 // is appended inside the section (e.g. a `tls = {...}` line).
 std::string DnsToml(const KnotServer& knot, const std::string& extra = "", int ttl = 60);
+
+// A certificate clients of www.example.test would refuse, served by a test TLS listener: `what`
+// it is, its files, the CA the plan trusts, and the text the refusal must name.
+struct RefusedCertificate {
+  std::string what, cert, key, ca, expect;
+};
+
+// The three refusals the cutover must stop at: a wrong host name, an expired certificate, an
+// unknown CA (certificates made under `dir`, tests/harness/tls_certificates.h).
+std::vector<RefusedCertificate> RefusedCertificates(const std::string& dir);
+
+// `tls = {...}` for www.example.test at `address` ("host:port"), trusting `ca`.
+std::string TlsToml(const std::string& address, const std::string& ca);
 
 }  // namespace tandem::testing

@@ -40,12 +40,6 @@ std::string WebPlan(TrafficRig& rig, const std::string& dns) {
   return "name = \"web\"\n\n" + rig.TrafficToml({{"steps", "[100]"}, {"dwell", "\"2s\""}}) + dns;
 }
 
-// `tls = {...}` for www at `listener`, trusting the test CA.
-std::string TlsToml(const TlsListener& listener, const TestCertificates& certs) {
-  return "tls = { host = \"www.example.test\", address = \"" + listener.address() + "\", ca = \"" +
-         certs.ca_cert + "\" }\n";
-}
-
 const nlohmann::json& StepNamed(const nlohmann::json& status, const std::string& name) {
   for (const nlohmann::json& step : status["steps"]) {
     if (step["name"] == name) return step;
@@ -115,7 +109,8 @@ TEST(RunCliDns, TheCutoverWaitsOutTheOldTtlThenSwitchesBothRecordsInOneUpdate) {
   auto knot = KnotServer::Start(rig.dir(), ExampleZone(4));
   const uint32_t serial_before = knot->Serial(KnotServer::Role::kPrimary);
   const std::string plan =
-      WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, TlsToml(listener, certs), 1)));
+      WritePlan(rig.dir(), "web.toml",
+                WebPlan(rig, DnsToml(*knot, TlsToml(listener.address(), certs.ca_cert), 1)));
 
   CommandOutcome run = RunTandem({"run", plan, "--format", "json"}, {}, seconds(120));
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
@@ -165,28 +160,14 @@ TEST(RunCliDns, TheCutoverWaitsOutTheOldTtlThenSwitchesBothRecordsInOneUpdate) {
 
 TEST(RunCliDns, ACertificateTheClientsWouldRefuseStopsTheCutoverBeforeDnsWithTrafficBackOnOld) {
   TempDir certs_dir("dns-tls");
-  const TestCertificates certs =
-      MakeTestCertificates(certs_dir.path() + "/certs", {"www.example.test", "127.0.0.1"});
-  const TestCertificates other_host =
-      MakeTestCertificates(certs_dir.path() + "/other", {"other.example.test"});
-  struct Case {
-    std::string what;
-    std::string cert, key, ca, expect;
-  };
-  const std::vector<Case> cases = {
-      {"wrong host name", other_host.server_cert, other_host.server_key, other_host.ca_cert,
-       "www.example.test"},
-      {"expired", certs.expired_server_cert, certs.expired_server_key, certs.ca_cert, "expired"},
-      {"unknown CA", certs.server_cert, certs.server_key, certs.other_ca_cert, "CN=tandem test CA"},
-  };
-  for (const Case& tls_case : cases) {
+  for (const RefusedCertificate& tls_case : RefusedCertificates(certs_dir.path())) {
     SCOPED_TRACE(tls_case.what);
     TrafficRig rig;
     TlsListener listener(tls_case.cert, tls_case.key, rig.dir() + "/s_server.log");
     auto knot = KnotServer::Start(rig.dir(), ExampleZone(4));
-    const std::string tls = "tls = { host = \"www.example.test\", address = \"" +
-                            listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n";
-    const std::string plan = WritePlan(rig.dir(), "web.toml", WebPlan(rig, DnsToml(*knot, tls, 1)));
+    const std::string plan =
+        WritePlan(rig.dir(), "web.toml",
+                  WebPlan(rig, DnsToml(*knot, TlsToml(listener.address(), tls_case.ca), 1)));
     CommandOutcome run = RunTandem({"run", plan}, {}, seconds(120));
     EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
     EXPECT_EQ(LineCount(run.err), 1) << run.err;

@@ -222,28 +222,12 @@ INSTANTIATE_TEST_SUITE_P(PerEngine, RunCliRollback, ::testing::ValuesIn(kEngines
 // before DNS changes, the writes go back to the old side with the traffic (the run rolls back).
 TEST(RunCliRollback, ARefusedCertificateAtTheDnsSwitchBringsWritesAndTrafficBack) {
   TempDir certs_dir("writer-tls");
-  const TestCertificates certs =
-      MakeTestCertificates(certs_dir.path() + "/certs", {"www.example.test", "127.0.0.1"});
-  const TestCertificates other_host =
-      MakeTestCertificates(certs_dir.path() + "/other", {"other.example.test"});
-  struct Case {
-    std::string what, cert, key, ca, expect;
-  };
-  const std::vector<Case> cases = {
-      {"wrong host name", other_host.server_cert, other_host.server_key, other_host.ca_cert,
-       "www.example.test"},
-      {"expired", certs.expired_server_cert, certs.expired_server_key, certs.ca_cert, "expired"},
-      {"unknown CA", certs.server_cert, certs.server_key, certs.other_ca_cert, "CN=tandem test CA"},
-  };
-  for (const Case& tls_case : cases) {
+  for (const RefusedCertificate& tls_case : RefusedCertificates(certs_dir.path())) {
     SCOPED_TRACE(tls_case.what);
     TlsListener listener(tls_case.cert, tls_case.key, certs_dir.path() + "/s_server.log");
     TempDir knot_dir("writer-knot");
     auto knot = KnotServer::Start(knot_dir.path(), ExampleZone(4));
-    const std::string dns = DnsToml(*knot,
-                                    "tls = { host = \"www.example.test\", address = \"" +
-                                        listener.address() + "\", ca = \"" + tls_case.ca + "\" }\n",
-                                    1);
+    const std::string dns = DnsToml(*knot, TlsToml(listener.address(), tls_case.ca), 1);
     auto migration = StartMigration({.extra_plan = dns});
     migration->StartWriter();
     CommandOutcome run = RunTandem({"run", migration->plan()}, {}, seconds(240));
